@@ -1,0 +1,44 @@
+"""The exception tree. Every error a user can cause is a `MailerError` with a message fit to print.
+
+MailerError
+├── ConfigError          a bad or missing configuration value (names the key)
+└── IssueFormatError     a bad issue source file (names file, line and a hint)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["ConfigError", "IssueFormatError", "MailerError"]
+
+
+class MailerError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(MailerError):
+    """A configuration value is missing, unknown or invalid."""
+
+    def __init__(self, key: str, message: str, *, source: str = "config") -> None:
+        self.key = key
+        self.source = source
+        super().__init__(f"{source}: {key}: {message}")
+
+
+class IssueFormatError(MailerError, ValueError):
+    """An issue source file does not follow the documented format."""
+
+    def __init__(
+        self, path: Path | str, line: int | None, message: str, *, hint: str | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        self.hint = hint
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        text = f"{where}: {message}"
+        if hint:
+            text += f"\n  hint: {hint}"
+        super().__init__(text)

@@ -1,0 +1,1 @@
+"""Newsletter issues: the source format and the typed model it parses into."""

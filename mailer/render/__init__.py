@@ -1,0 +1,1 @@
+"""Rendering: issue model → compiled e-mail (HTML + text) → personalised bytes. No ORM here."""
