@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except MailerError as exc:
-        Console(stderr=True, highlight=False).print(
-            f"[bold red]error:[/bold red] {exc}", markup=True
-        )
+        # Plain text, never markup and never wrapped: the message may hold brackets, and
+        # "file:line: message" must stay on one line for editors and scripts.
+        click.echo(f"{click.style('error:', fg='red', bold=True)} {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -147,14 +147,6 @@ class _Parser:
             return self.body_offset + token.map[0] + 1
         return self.current_line
 
-    def locate(self, needle: str) -> int:
-        """The file line, at or after the current block's first line, that contains `needle`."""
-        start = self.current_line - 1
-        for index in range(start, min(start + 200, len(self.lines))):
-            if needle in self.lines[index]:
-                return index + 1
-        return self.current_line
-
     def new_anchor(self, text: str) -> str:
         base = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
         base = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")[:48].rstrip("-") or "item"
@@ -170,7 +162,8 @@ class _Parser:
         front, footer = self.parse_front_matter()
         self.language = front.language
         body = "\n".join(self.lines[self.body_offset :])
-        md = MarkdownIt("commonmark", {"html": True}).use(footnote_plugin)
+        # Tables are parsed only to be refused with their line (they break on phones).
+        md = MarkdownIt("commonmark", {"html": True}).enable("table").use(footnote_plugin)
         env: dict[str, Any] = {}
         tokens = md.parse(body, env)
         main, notes = self.split_footnotes(tokens)
@@ -370,19 +363,26 @@ class _Parser:
                 )
         for index, info in env.get("footnotes", {}).get("list", {}).items():
             self.footnote_labels.setdefault(int(index), str(info.get("label", index)))
+        # The footnote plugin keeps a definition nobody refers to only as `":label": -1`.
+        for key, note_id in env.get("footnotes", {}).get("refs", {}).items():
+            if note_id == -1:
+                self.unused_footnote(str(key).removeprefix(":"))
 
     def check_unused_footnotes(self) -> None:
         for note_id, label in self.footnote_labels.items():
             if note_id not in self.footnote_numbers:
-                line = next(
-                    (i + 1 for i, ln in enumerate(self.lines) if ln.startswith(f"[^{label}]:")),
-                    None,
-                )
-                raise self.error(
-                    line,
-                    f"footnote [^{label}] is defined but never referred to",
-                    hint=f"add [^{label}] where the note applies, or remove the definition",
-                )
+                self.unused_footnote(label)
+
+    def unused_footnote(self, label: str) -> None:
+        line = next(
+            (i + 1 for i, ln in enumerate(self.lines) if ln.lstrip().startswith(f"[^{label}]:")),
+            None,
+        )
+        raise self.error(
+            line,
+            f"footnote [^{label}] is defined but never referred to",
+            hint=f"add [^{label}] where the note applies, or remove the definition",
+        )
 
     def footnote_ref(self, meta: dict[str, Any], article: _ArticleDraft | None) -> FootnoteRef:
         note_id = int(meta["id"])
@@ -566,6 +566,12 @@ class _Parser:
                 line,
                 "horizontal rules ('---') are not supported",
                 hint="sections are separated automatically; remove the line",
+            )
+        if token.type == "table_open":
+            return self.error(
+                line,
+                "tables are not supported",
+                hint="tables do not fit on a phone: use a list, or a meetings block for dates",
             )
         if token.type == "code_block":
             return self.error(
@@ -779,11 +785,12 @@ class _Parser:
 
     def inlines(self, tokens: list[Token]) -> tuple[Inline, ...]:
         stack: list[tuple[str, list[Inline], str]] = [("root", [], "")]
+        line = self.current_line  # advanced at each line break, so errors name the right line
         for token in tokens:
             kind = token.type
             out = stack[-1][1]
             if kind == "text":
-                self.check_text(token.content)
+                self.check_text(token.content, line)
                 if out and isinstance(out[-1], Text):
                     out[-1] = Text(out[-1].text + token.content)
                 else:
@@ -792,12 +799,14 @@ class _Parser:
                 out.append(Text(token.content))
             elif kind == "softbreak":
                 out.append(Text(" "))
+                line += 1
             elif kind == "hardbreak":
                 out.append(LineBreak())
+                line += 1
             elif kind in ("em_open", "strong_open", "link_open"):
                 href = str(token.attrs.get("href", "")) if kind == "link_open" else ""
                 if kind == "link_open":
-                    self.check_href(href, self.locate(href) if href else self.current_line)
+                    self.check_href(href, line)
                 stack.append((kind, [], href))
             elif kind in ("em_close", "strong_close", "link_close"):
                 opened, children, href = stack.pop()
@@ -809,34 +818,35 @@ class _Parser:
                 else:
                     if not plain_text(tuple(children)).strip():
                         raise self.error(
-                            self.locate(href), f"the link to {href} has no text",
+                            line,
+                            f"the link to {href} has no text",
                             hint="write [words to click](address)",
-                        )  # fmt: skip
+                        )
                     node = Link(href, tuple(children))
                 stack[-1][1].append(node)
             elif kind == "footnote_ref":
+                self.current_line, saved = line, self.current_line
                 out.append(self.footnote_ref(token.meta, self._article))
+                self.current_line = saved
             elif kind == "html_inline":
                 raise self.error(
-                    self.locate(token.content),
-                    f"raw HTML is not allowed: {token.content!r}",
-                    hint=_HTML_HINT,
+                    line, f"raw HTML is not allowed: {token.content!r}", hint=_HTML_HINT
                 )
             elif kind == "image":
                 raise self.error(
-                    self.current_line,
+                    line,
                     "an image must stand alone in its own paragraph",
                     hint="put a blank line before and after ![alt](https://…)",
                 )
             else:
-                raise self.error(self.current_line, f"unsupported inline Markdown: {kind}")
+                raise self.error(line, f"unsupported Markdown construct: {kind}")
         return tuple(stack[0][1])
 
-    def check_text(self, text: str) -> None:
+    def check_text(self, text: str, line: int) -> None:
         found = _UNDEFINED_FOOTNOTE.search(text)
         if found:
             raise self.error(
-                self.locate(found.group(0)),
+                line,
                 f"footnote {found.group(0)} is referred to but never defined",
                 hint=f"add a line '{found.group(0)}: the note's text'",
             )

@@ -29,7 +29,8 @@ GMAIL_STYLE_BYTES = 16_384  # Gmail drops <style> blocks larger than this
 MIN_FONT_PX = 14.0
 _DEFAULT_FONT_PX = 16.0
 _FONT_SIZE = re.compile(r"(?:^|;)\s*font-size\s*:\s*([\d.]+)\s*(px|pt|em|rem|%)?", re.IGNORECASE)
-_HIDDEN = re.compile(r"(?:^|;)\s*(display\s*:\s*none|mso-hide\s*:\s*all)", re.IGNORECASE)
+# Only display:none hides text from readers; mso-hide:all hides it from Outlook alone.
+_HIDDEN = re.compile(r"(?:^|;)\s*display\s*:\s*none", re.IGNORECASE)
 _REMOTE_FONT = re.compile(r"@font-face[^}]*url\(\s*['\"]?(https?:)?//", re.IGNORECASE | re.DOTALL)
 _TEL = re.compile(r"^tel:\+?[0-9]{3,20}$")
 
@@ -124,8 +125,11 @@ def _media_queries(styles: list[str]) -> CheckResult:
 
 def _links(document: HtmlElement) -> CheckResult:
     ids = {el.get("id") for el in document.iter() if el.get("id")}
+    ids |= {el.get("name") for el in document.iter("a") if el.get("name")}
     count = 0
     for anchor in document.iter("a"):
+        if anchor.get("href") is None and not anchor.text_content().strip():
+            continue  # an empty jump target (<a name="…">), not a link
         href = (anchor.get("href") or "").strip()
         count += 1
         if not href:

@@ -30,6 +30,16 @@ class Labels:
     weekdays: tuple[str, ...]
     hour_style: str  # "h" → 9h30 / 10h, "colon" → 9:30
 
+    @property
+    def colon(self) -> str:
+        """The separator after a label: French puts a non-breaking space before the colon."""
+        return self.colon_end + " "
+
+    @property
+    def colon_end(self) -> str:
+        """The colon alone, for a label followed by a line break or markup."""
+        return "\u00a0:" if self.language == "fr" else ":"
+
     def month_year(self, day: dt.date) -> str:
         return f"{self.months[day.month - 1]} {day.year}"
 

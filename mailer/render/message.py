@@ -22,6 +22,8 @@ __all__ = ["HeaderInjectionError", "MessageTemplate", "encode_address", "encode_
 
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[^@\s<>\"(),;:\\\[\]]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_URL = re.compile(r"https?://[^\s<>\x00-\x1f\x7f]+")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _ATOM_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ .]*$")
 
 
@@ -29,28 +31,29 @@ class HeaderInjectionError(ValueError):
     """A value meant for a header contains a line break or is not a plain address."""
 
 
-def encode_header(value: str) -> str:
-    """A header value as ASCII: unchanged when plain, RFC 2047 encoded otherwise."""
+def encode_header(value: str, name: str = "") -> str:
+    """A header value as ASCII: unchanged when short and plain, else RFC 2047 encoded and folded."""
     if _CONTROL.search(value):
         raise HeaderInjectionError(f"line break or control character in header value {value!r}")
-    if value.isascii() and len(value) < 900:
+    if value.isascii() and len(name) + len(value) < 76:
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return Header(value, "utf-8", maxlinelen=76, header_name=name).encode(linesep="\r\n")
 
 
 def encode_address(address: str, name: str = "") -> str:
     """`"Name" <address>` for a header; refuses anything that could inject a header."""
-    if not _ADDRESS.match(address) or not address.isascii():
+    if not _ADDRESS.match(address) or not address.isascii() or _CONTROL.search(address):
         raise HeaderInjectionError(f"not a plain e-mail address: {address!r}")
     name = _CONTROL.sub(" ", name).strip()  # a name is data: never let it break a header
     if not name:
         return address
-    if name.isascii():
+    if name.isascii() and len(name) < 60:
         if _ATOM_SAFE.match(name) and "." not in name:
             return f"{name} <{address}>"
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{quoted}" <{address}>'
-    return f"{Header(name, 'utf-8').encode()} <{address}>"
+    encoded = Header(name, "utf-8", maxlinelen=76, header_name="From").encode(linesep="\r\n")
+    return f"{encoded} <{address}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class MessageTemplate:
     ) -> MessageTemplate:
         headers = [
             f"From: {encode_address(sender.from_address, sender.from_name)}",
-            f"Subject: {encode_header(subject)}",
+            f"Subject: {encode_header(subject, 'Subject')}",
             "MIME-Version: 1.0",
         ]
         if sender.reply_to:
@@ -109,7 +112,7 @@ class MessageTemplate:
             "unsubscribe_url": links.unsubscribe_url,
         }
         for key in ("view_online_url", "preferences_url", "unsubscribe_url"):
-            if _CONTROL.search(values[key]) or not values[key].startswith(("https://", "http://")):
+            if not _URL.fullmatch(values[key]):
                 raise HeaderInjectionError(f"{key} must be an absolute http(s) URL")
         if _CONTROL.search(message_id) or not re.match(r"^<[^<>\s]+@[^<>\s]+>$", message_id):
             raise HeaderInjectionError(f"not a Message-ID: {message_id!r}")
@@ -122,7 +125,9 @@ class MessageTemplate:
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         for name, value in (extra_headers or {}).items():
-            lines.append(f"{name}: {encode_header(value)}")
+            if not _HEADER_NAME.match(name):
+                raise HeaderInjectionError(f"not a header name: {name!r}")
+            lines.append(f"{name}: {encode_header(value, name)}")
         personal_head = ("\r\n".join(lines) + "\r\n").encode("ascii")
         text_values = {k: qp_encode(v) for k, v in values.items() if k in self.text.names}
         html_values = {

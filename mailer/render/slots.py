@@ -83,8 +83,9 @@ def qp_encode(text: str) -> bytes:
     """
     if not text:
         return b""
+    # 75, not 76: the soft break appended below adds one "=" to the last line.
     encoded = quoprimime.body_encode(
-        text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n"
+        text.encode("utf-8").decode("latin-1"), maxlinelen=75, eol="\r\n"
     )
     if text.endswith("\n"):
         if not encoded.endswith("\r\n"):

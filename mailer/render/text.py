@@ -36,6 +36,12 @@ from mailer.render.slots import slot
 __all__ = ["TextWriter", "issue_text"]
 
 WIDTH = 72
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _superscript(number: int) -> str:
+    """Footnote numbers as superscripts, so they don't look like the [n] link references."""
+    return str(number).translate(_SUPERSCRIPTS)
 
 
 class TextWriter:
@@ -64,10 +70,11 @@ class TextWriter:
                 if label.strip() in (node.href, bare):
                     out.append(label)
                 else:
-                    self.links.append(node.href)
-                    out.append(f"{label} [{len(self.links)}]")
+                    if node.href not in self.links:
+                        self.links.append(node.href)
+                    out.append(f"{label} [{self.links.index(node.href) + 1}]")
             elif isinstance(node, FootnoteRef):
-                out.append(f"({self.labels.notes.lower()} {node.number})")
+                out.append(_superscript(node.number))
             elif isinstance(node, LineBreak):
                 out.append("\n")
         return "".join(out)
@@ -127,7 +134,7 @@ class TextWriter:
             parts = [self.labels.short_date(meeting.date)]
             if meeting.time:
                 parts.append(self.labels.time(meeting.time))
-            text = ", ".join(parts) + " : " + meeting.body
+            text = ", ".join(parts) + self.labels.colon + meeting.body
             if meeting.place:
                 text += f" ({meeting.place})"
             lines.extend(self.wrap(self.typography(text), indent + "    ", indent + "  - "))
@@ -142,12 +149,12 @@ class TextWriter:
                 when += "–" + labels.time(event.end)
         if event.end_date:
             when += " → " + labels.long_date(event.end_date)
-        items = [f"{labels.when} : {when}"]
+        items = [f"{labels.when}{labels.colon}{when}"]
         where = ", ".join(x for x in (event.place, *event.address) if x)
         if where:
-            items.append(f"{labels.where} : {where}")
+            items.append(f"{labels.where}{labels.colon}{where}")
         if event.link:
-            items.append(f"{event.link_label or labels.more_info} : {event.link}")
+            items.append(f"{event.link_label or labels.more_info}{labels.colon}{event.link}")
         lines = [labels.practical, ""]
         for item in items:
             lines.extend(self.wrap(self.typography(item), "    ", "  - "))
@@ -171,7 +178,8 @@ class TextWriter:
             lines.extend(["", *self.event(article.event)])
         for note in article.footnotes:
             lines.append("")
-            lines.extend(self.wrap(self.inlines(note.children), "     ", f"({note.number}) "))
+            marker = _superscript(note.number) + " "
+            lines.extend(self.wrap(self.inlines(note.children), "   ", marker))
         for person in article.signatures:
             details = ", ".join(
                 x for x in (person.name, person.role, person.phone, person.email) if x
@@ -192,7 +200,7 @@ def issue_text(issue: Issue, labels: Labels, typography: Callable[[str], str], *
         f"{front.newsletter} {labels.number} {front.number} — {labels.month_year(front.date)}"
     )
     out: list[str] = [masthead, "=" * min(len(masthead), WIDTH), ""]
-    out.append(f"{labels.view_online} : {slot('view_online_url')}")
+    out.append(f"{labels.view_online}{labels.colon}{slot('view_online_url')}")
     out.append("")
     toc_title = (front.toc_title or labels.toc).upper()
     out.extend([toc_title, "-" * len(toc_title)])
@@ -226,7 +234,9 @@ def issue_text(issue: Issue, labels: Labels, typography: Callable[[str], str], *
     if footer.note:
         out.extend(writer.wrap(writer.inlines(footer.note)))
     if footer.editors:
-        out.extend(writer.wrap(typography(f"{labels.editors} : {', '.join(footer.editors)}")))
+        out.extend(
+            writer.wrap(typography(f"{labels.editors}{labels.colon}{', '.join(footer.editors)}"))
+        )
     if footer.contact:
         out.extend(writer.wrap(writer.inlines(footer.contact)))
     out.extend(writer.wrap(", ".join(x for x in (publisher, postal_address) if x)))
@@ -236,6 +246,6 @@ def issue_text(issue: Issue, labels: Labels, typography: Callable[[str], str], *
         out.extend(["", *links])
     out.append("")
     out.append(labels.sent_to.format(email=slot("email")))
-    out.append(f"{labels.preferences} : {slot('preferences_url')}")
-    out.append(f"{labels.unsubscribe} : {slot('unsubscribe_url')}")
+    out.append(f"{labels.preferences}{labels.colon}{slot('preferences_url')}")
+    out.append(f"{labels.unsubscribe}{labels.colon}{slot('unsubscribe_url')}")
     return "\n".join(line.rstrip() for line in out) + "\n"
