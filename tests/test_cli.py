@@ -49,7 +49,8 @@ def test_config_file_changes_the_brand(
     config = tmp_path / "c.toml"
     config.write_text(
         '[brand]\nname = "Fédération test"\nprimary_colour = "#0a7d3b"\n'
-        'postal_address = "Rue de la Loi 1, 1000 Bruxelles"\n',
+        'postal_address = "Rue de la Loi 1, 1000 Bruxelles"\n'
+        'contact_email = "info@federation.example"\ncontact_phone = "02/123.45.67"\n',
         encoding="utf-8",
     )
     out = tmp_path / "o"
@@ -61,6 +62,10 @@ def test_config_file_changes_the_brand(
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "#0a7d3b" in html
     assert "Rue de la Loi 1, 1000 Bruxelles" in html
+    assert 'href="mailto:info@federation.example"' in html
+    assert 'href="tel:+3221234567"' in html
+    text = (out / "index.txt").read_text(encoding="utf-8")
+    assert "info@federation.example, 02/123.45.67" in text
 
 
 def test_unknown_command_is_a_usage_error(mailer_bin: str, tmp_path: Path) -> None:

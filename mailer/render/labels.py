@@ -25,6 +25,7 @@ class Labels:
     where: str
     practical: str
     links: str
+    contact: str
     number: str
     months: tuple[str, ...]
     weekdays: tuple[str, ...]
@@ -79,6 +80,7 @@ _FR = Labels(
     where="Où",
     practical="Infos pratiques",
     links="Liens",
+    contact="Contact",
     number="n°",
     months=(
         "janvier",
@@ -113,6 +115,7 @@ _NL = Labels(
     where="Waar",
     practical="Praktische info",
     links="Links",
+    contact="Contact",
     number="nr.",
     months=(
         "januari",
@@ -147,6 +150,7 @@ _DE = Labels(
     where="Wo",
     practical="Praktische Infos",
     links="Links",
+    contact="Kontakt",
     number="Nr.",
     months=(
         "Januar",
@@ -181,6 +185,7 @@ _EN = Labels(
     where="Where",
     practical="Practical information",
     links="Links",
+    contact="Contact",
     number="no.",
     months=(
         "January",

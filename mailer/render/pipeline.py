@@ -65,14 +65,7 @@ def compile_issue(
     mjml_source = templates.get_template("email/issue.mjml").render(context)
     rendered = mjml2html(mjml_source, disable_comments=True, fonts={})
     final = _inline_css(rendered)
-    text = issue_text(
-        issue,
-        labels,
-        typography,
-        publisher=issue.footer.publisher or brand.name,
-        postal_address=brand.postal_address,
-        website=brand.website,
-    )
+    text = issue_text(issue, labels, typography, brand)
     html_template = SlotTemplate.parse(final)
     text_template = SlotTemplate.parse(text)
     digest = hashlib.sha256((final + "\0" + text).encode("utf-8")).hexdigest()
@@ -169,6 +162,7 @@ def _context(
             name: Markup(slot(name))  # noqa: S704 - a fixed ASCII marker
             for name in ("view_online_url", "preferences_url", "unsubscribe_url")
         },
+        "contact_phone_href": _phone_href(brand.contact_phone),
         "sent_to": escape(labels.sent_to).replace("{email}", Markup(slot("email"))),  # noqa: S704
         "toc": [
             {
@@ -231,17 +225,22 @@ def _item(item: Any, labels: Labels, writer: HtmlWriter) -> dict[str, Any]:
     return {"kind": "block", "html": writer.blocks((item,))}
 
 
+def _phone_href(phone: str) -> str:
+    """A tel: link; Belgian numbers written locally (081/24.90.22) get the +32 prefix."""
+    digits = re.sub(r"[^\d+]", "", phone)
+    if not digits:
+        return ""
+    if digits.startswith("00"):
+        return "tel:+" + digits[2:]
+    return "tel:" + ("+32" + digits[1:] if digits.startswith("0") else digits)
+
+
 def _person(person: Person) -> dict[str, str]:
-    digits = re.sub(r"[^\d+]", "", person.phone)
-    phone_href = ""
-    if digits:
-        # Belgian numbers as written locally (081/24.90.22) become +32 81 24 90 22 for tel: links.
-        phone_href = "tel:" + ("+32" + digits[1:] if digits.startswith("0") else digits)
     return {
         "name": person.name,
         "role": person.role,
         "phone": person.phone,
-        "phone_href": phone_href,
+        "phone_href": _phone_href(person.phone),
         "email": person.email,
     }
 

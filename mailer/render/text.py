@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
+from mailer.config import BrandConfig
 from mailer.issues.model import (
     Article,
     Block,
@@ -191,8 +192,9 @@ class TextWriter:
         return lines
 
 
-def issue_text(issue: Issue, labels: Labels, typography: Callable[[str], str], *,
-               publisher: str, postal_address: str, website: str) -> str:  # fmt: skip
+def issue_text(
+    issue: Issue, labels: Labels, typography: Callable[[str], str], brand: BrandConfig
+) -> str:
     """The whole plain-text part, with personal slots for links and the address."""
     front = issue.front
     writer = TextWriter(labels, typography)
@@ -239,8 +241,12 @@ def issue_text(issue: Issue, labels: Labels, typography: Callable[[str], str], *
         )
     if footer.contact:
         out.extend(writer.wrap(writer.inlines(footer.contact)))
-    out.extend(writer.wrap(", ".join(x for x in (publisher, postal_address) if x)))
-    out.append(website)
+    publisher = footer.publisher or brand.name
+    out.extend(writer.wrap(", ".join(x for x in (publisher, brand.postal_address) if x)))
+    contact = ", ".join(x for x in (brand.contact_email, brand.contact_phone) if x)
+    if contact:
+        out.append(f"{labels.contact}{labels.colon}{contact}")
+    out.append(brand.website)
     links = writer.take_links()
     if links:
         out.extend(["", *links])
