@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mailer.issues.model import Event
+
 __all__ = ["Labels", "labels_for"]
 
 
@@ -57,6 +59,17 @@ class Labels:
 
     def day_month(self, day: dt.date) -> str:
         return f"{day.day} {self.months[day.month - 1][:4].rstrip('.')}"
+
+    def event_when(self, event: Event) -> str:
+        """'vendredi 21 février 2020, 9h–16h30', with the last day of a multi-day event."""
+        when = self.long_date(event.date)
+        if event.start:
+            when += ", " + self.time(event.start)
+            if event.end:
+                when += "–" + self.time(event.end)
+        if event.end_date:
+            when += " → " + self.long_date(event.end_date)
+        return when
 
     def time(self, moment: dt.time) -> str:
         if self.hour_style == "h":

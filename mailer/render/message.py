@@ -18,7 +18,13 @@ from mailer.config import SenderConfig
 from mailer.domain import PersonalLinks, Recipient
 from mailer.render.slots import EncodedTemplate, SlotTemplate, qp_encode
 
-__all__ = ["HeaderInjectionError", "MessageTemplate", "encode_address", "encode_header"]
+__all__ = [
+    "HeaderInjectionError",
+    "MessageTemplate",
+    "encode_address",
+    "encode_header",
+    "personal_values",
+]
 
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[^@\s<>\"(),;:\\\[\]]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -54,6 +60,18 @@ def encode_address(address: str, name: str = "") -> str:
         return f'"{quoted}" <{address}>'
     encoded = Header(name, "utf-8", maxlinelen=76, header_name="From").encode(linesep="\r\n")
     return f"{encoded} <{address}>"
+
+
+def personal_values(recipient: Recipient, links: PersonalLinks) -> dict[str, str]:
+    """The raw (unescaped) value of every personal slot."""
+    return {
+        "email": recipient.email,
+        "first_name": recipient.first_name,
+        "last_name": recipient.last_name,
+        "view_online_url": links.view_online_url,
+        "preferences_url": links.preferences_url,
+        "unsubscribe_url": links.unsubscribe_url,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +121,7 @@ class MessageTemplate:
         date: dt.datetime | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        values = {
-            "email": recipient.email,
-            "first_name": recipient.first_name,
-            "last_name": recipient.last_name,
-            "view_online_url": links.view_online_url,
-            "preferences_url": links.preferences_url,
-            "unsubscribe_url": links.unsubscribe_url,
-        }
+        values = personal_values(recipient, links)
         for key in ("view_online_url", "preferences_url", "unsubscribe_url"):
             if not _URL.fullmatch(values[key]):
                 raise HeaderInjectionError(f"{key} must be an absolute http(s) URL")

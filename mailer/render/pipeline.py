@@ -25,7 +25,7 @@ from mailer.domain import PersonalLinks, Recipient
 from mailer.issues.model import Article, Event, Issue, Paragraph, Person, plain_text
 from mailer.render.html import HtmlWriter
 from mailer.render.labels import Labels, labels_for
-from mailer.render.message import MessageTemplate
+from mailer.render.message import MessageTemplate, personal_values
 from mailer.render.slots import SlotTemplate, slot
 from mailer.render.text import issue_text
 from mailer.render.typography import typographer
@@ -85,18 +85,6 @@ def compile_issue(
         message=message,
         digest=digest,
     )
-
-
-def personal_values(recipient: Recipient, links: PersonalLinks) -> dict[str, str]:
-    """The raw (unescaped) values of every personal slot."""
-    return {
-        "email": recipient.email,
-        "first_name": recipient.first_name,
-        "last_name": recipient.last_name,
-        "view_online_url": links.view_online_url,
-        "preferences_url": links.preferences_url,
-        "unsubscribe_url": links.unsubscribe_url,
-    }
 
 
 def personalise(
@@ -246,13 +234,6 @@ def _person(person: Person) -> dict[str, str]:
 
 
 def _event(event: Event, labels: Labels, writer: HtmlWriter) -> dict[str, Any]:
-    when = labels.long_date(event.date)
-    if event.start:
-        when += ", " + labels.time(event.start)
-        if event.end:
-            when += "–" + labels.time(event.end)
-    if event.end_date:
-        when += " → " + labels.long_date(event.end_date)
     map_url = ""
     if event.address:
         query = ", ".join(x for x in (event.place, *event.address) if x)
@@ -260,7 +241,7 @@ def _event(event: Event, labels: Labels, writer: HtmlWriter) -> dict[str, Any]:
     return {
         "day": str(event.date.day),
         "month": labels.months[event.date.month - 1],
-        "when": when,
+        "when": labels.event_when(event),
         "place": writer.text(event.place),
         "address": [writer.text(line) for line in event.address],
         "map_url": map_url,

@@ -143,14 +143,7 @@ class TextWriter:
 
     def event(self, event: Event) -> list[str]:
         labels = self.labels
-        when = labels.long_date(event.date)
-        if event.start:
-            when += ", " + labels.time(event.start)
-            if event.end:
-                when += "–" + labels.time(event.end)
-        if event.end_date:
-            when += " → " + labels.long_date(event.end_date)
-        items = [f"{labels.when}{labels.colon}{when}"]
+        items = [f"{labels.when}{labels.colon}{labels.event_when(event)}"]
         where = ", ".join(x for x in (event.place, *event.address) if x)
         if where:
             items.append(f"{labels.where}{labels.colon}{where}")
