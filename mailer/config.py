@@ -19,7 +19,7 @@ from typing import Any
 
 from mailer.errors import ConfigError
 
-__all__ = ["BrandConfig", "Config", "SenderConfig", "WebConfig", "load_config"]
+__all__ = ["BrandConfig", "Config", "DatabaseConfig", "SenderConfig", "WebConfig", "load_config"]
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -60,15 +60,24 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """Where subscribers, campaigns and deliveries are stored."""
+
+    url: str = "sqlite:///var/mailer.db"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
     brand: BrandConfig = field(default_factory=BrandConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
     source: str = "embedded defaults"
 
 
+_SECRET_BEARING = frozenset({"database.url"})  # may embed a password: never echoed
 _VALIDATORS: dict[str, tuple[re.Pattern[str], str]] = {
     "brand.website": (_URL, "an absolute http(s) URL"),
     "brand.primary_colour": (_COLOUR, "a colour like #14527a"),
@@ -80,18 +89,31 @@ _VALIDATORS: dict[str, tuple[re.Pattern[str], str]] = {
     "sender.from_address": (_EMAIL, "an e-mail address"),
     "sender.reply_to": (_EMAIL, "an e-mail address"),
     "web.base_url": (_URL, "an absolute http(s) URL without a trailing slash"),
+    "database.url": (
+        re.compile(r"^(sqlite|postgresql|postgres)(\+\w+)?://"),
+        "a sqlite:/// or postgresql:// URL",
+    ),
 }
 
 
 def load_config(
     path: Path | None = None, *, environ: typing.Mapping[str, str] | None = None
 ) -> Config:
-    """Read `path` (or `$MAILER_CONFIG`, or nothing) and return a validated `Config`."""
+    """Read `path` (or `$MAILER_CONFIG`, or nothing) and return a validated `Config`.
+
+    `MAILER_DATABASE_URL` overrides `database.url` (it may hold a password).
+    """
     env = os.environ if environ is None else environ
     if path is None and env.get("MAILER_CONFIG"):
         path = Path(env["MAILER_CONFIG"])
-    if path is None:
-        return Config()
+    config = _load_file(path) if path is not None else Config()
+    if env.get("MAILER_DATABASE_URL"):
+        url = _check_scalar("database.url", str, env["MAILER_DATABASE_URL"], "MAILER_DATABASE_URL")
+        config = dataclasses.replace(config, database=DatabaseConfig(url=url))
+    return config
+
+
+def _load_file(path: Path) -> Config:
     source = str(path)
     try:
         raw = path.read_bytes()
@@ -146,7 +168,8 @@ def _check_scalar(key: str, hint: Any, value: Any, source: str) -> Any:
             raise ConfigError(key, "must be a single line", source=source)
         rule = _VALIDATORS.get(key)
         if value and rule and not rule[0].match(value):
-            raise ConfigError(key, f"expected {rule[1]}, got {value!r}", source=source)
+            shown = "" if key in _SECRET_BEARING else f", got {value!r}"
+            raise ConfigError(key, f"expected {rule[1]}{shown}", source=source)
         if key == "web.base_url" and value.endswith("/"):
             raise ConfigError(key, "must not end with '/'", source=source)
     return value

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["PersonalLinks", "Recipient"]
+__all__ = [
+    "FederationInfo",
+    "ImportReport",
+    "ListInfo",
+    "OrganisationInfo",
+    "PersonalLinks",
+    "Recipient",
+    "RowProblem",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +35,61 @@ class PersonalLinks:
     view_online_url: str
     preferences_url: str
     unsubscribe_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FederationInfo:
+    slug: str
+    name: str
+    organisations: int
+    subscribers: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationInfo:
+    slug: str
+    name: str
+    federation: str
+    sector: str
+    region: str
+    province: str
+    arrondissement: str
+    size_band: str
+    subscribers: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListInfo:
+    slug: str
+    name: str
+    double_opt_in: bool
+    confirmed: int
+    pending: int
+    unsubscribed: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A row of an imported file that was not applied, with where and why."""
+
+    line: int
+    column: str
+    reason: str
+    fields: tuple[str, ...]
+    rejected: bool = True  # False: a valid row we refused to act on (never re-subscribe)
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did (or, with --dry-run, would do)."""
+
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    not_resubscribed: int = 0
+    merged_duplicates: int = 0
+    created: list[str] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    stored: bool = True

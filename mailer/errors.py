@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "IssueFormatError", "MailerError"]
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "CsvFileError",
+    "FilterError",
+    "InputFileError",
+    "IssueFormatError",
+    "MailerError",
+    "NotFound",
+]
 
 
 class MailerError(Exception):
@@ -27,8 +36,8 @@ class ConfigError(MailerError):
         super().__init__(f"{source}: {key}: {message}")
 
 
-class IssueFormatError(MailerError, ValueError):
-    """An issue source file does not follow the documented format."""
+class InputFileError(MailerError, ValueError):
+    """An input file is wrong; the message names the file and, where known, the line."""
 
     def __init__(
         self, path: Path | str, line: int | None, message: str, *, hint: str | None = None
@@ -42,3 +51,27 @@ class IssueFormatError(MailerError, ValueError):
         if hint:
             text += f"\n  hint: {hint}"
         super().__init__(text)
+
+
+class IssueFormatError(InputFileError):
+    """An issue source file does not follow the documented format."""
+
+
+class CsvFileError(InputFileError):
+    """A CSV file cannot be imported as a whole (encoding, structure, header)."""
+
+
+class FilterError(MailerError):
+    """A segment filter names an unknown value or is malformed."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        self.flag = flag
+        super().__init__(f"{flag}: {message}")
+
+
+class NotFound(MailerError):
+    """A federation, organisation, list, segment or subscriber does not exist."""
+
+
+class Conflict(MailerError):
+    """The thing already exists, or the change is not allowed in its current state."""

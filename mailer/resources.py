@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["example_issue", "templates_dir"]
+__all__ = ["example_issue", "migrations_dir", "templates_dir"]
 
 
 def _find(relative: str, packed: str) -> Path:
@@ -22,3 +22,7 @@ def templates_dir() -> Path:
 
 def example_issue() -> Path:
     return _find("examples", "_examples") / "issues" / "2020-01-actunipso.md"
+
+
+def migrations_dir() -> Path:
+    return _find("migrations", "_migrations")

@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.config import Config, load_config
+from mailer.db.engine import make_engine, make_sessionmaker
+from mailer.db.migrate import require_head
 from mailer.render.templates import make_environment
 from mailer.resources import templates_dir
 
-__all__ = ["Services", "build_services"]
+__all__ = ["Database", "Services", "build_services", "open_database"]
 
 
 @dataclass(frozen=True, slots=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_database(config: Config, *, check_schema: bool = True) -> Database:
+    """An engine and session factory for `config.database.url`, checked to be up to date."""
+    engine = make_engine(config.database.url)
+    if check_schema:
+        require_head(engine)
+    return Database(engine, make_sessionmaker(engine))
+
+
+@dataclass(slots=True)
 class Services:
-    """What the commands need, constructed once per process."""
+    """What the commands need, constructed once per process (the database only when used)."""
 
     config: Config
     templates: jinja2.Environment
+    _database: Database | None = field(default=None, repr=False)
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = open_database(self.config)
+        return self._database
 
 
 def build_services(config_path: Path | None = None) -> Services:

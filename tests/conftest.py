@@ -68,3 +68,67 @@ def mailer_bin() -> str:
     found = shutil.which("mailer", path=str(Path(sys.executable).parent))
     assert found, "the mailer console script is not installed in this environment"
     return found
+
+
+# ---------------------------------------------------------------- databases
+
+PG_URL = os.environ.get("MAILER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            PG_URL.replace("+psycopg", ""), connect_timeout=3, autocommit=True
+        ) as connection:
+            connection.execute("select 1")
+    except Exception:  # noqa: BLE001 - any failure means "not reachable here"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema on the local PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mailer.db'}"
+        return
+    need(
+        request.getfixturevalue("postgres_available"),
+        f"PostgreSQL is not reachable at {PG_URL} (set MAILER_TEST_PG_URL)",
+    )
+    import uuid
+
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    plain = PG_URL.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[object]:
+    """A migrated database (`mailer db upgrade`), as the commands get it from the wiring."""
+    from mailer.config import Config, DatabaseConfig
+    from mailer.db.engine import make_engine
+    from mailer.db.migrate import upgrade
+    from mailer.wiring import open_database
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    opened = open_database(Config(database=DatabaseConfig(url=db_url)))
+    yield opened
+    opened.engine.dispose()

@@ -21,7 +21,7 @@ def test_example_file_documents_and_sets_every_key() -> None:
     example = ROOT / "config.example.toml"
     config = load_config(example, environ={})
     text = example.read_text(encoding="utf-8")
-    for section in ("brand", "sender", "web"):
+    for section in ("brand", "sender", "web", "database"):
         for name in getattr(Config(), section).__dataclass_fields__:
             assert f"\n{name} = " in text, f"config.example.toml does not document {section}.{name}"
     assert config.brand.name != Config().brand.name

@@ -1,0 +1,1 @@
+"""Persistence: models, engine and session factories, repositories returning plain dataclasses."""

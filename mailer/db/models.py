@@ -1,0 +1,237 @@
+"""The database schema as typed SQLAlchemy 2 models, on one base with a naming convention.
+
+Every change here needs an Alembic revision in `migrations/versions/`; a test checks that
+autogenerate finds nothing left to change after `upgrade head`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Federation",
+    "MailingList",
+    "Organisation",
+    "Segment",
+    "Subscriber",
+    "SubscriberStatus",
+    "SubscriberTag",
+    "Subscription",
+    "SubscriptionStatus",
+    "Suppression",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, but INTEGER on SQLite so that it stays the rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class SubscriberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"  # from everything, by their own request
+    BLOCKLISTED = "blocklisted"  # suppressed: hard bounce, complaint, or by staff
+
+
+class SubscriptionStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for double opt-in confirmation
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable, readable in SQL, easy to extend.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Federation(Base):
+    """A member federation of the umbrella organisation."""
+
+    __tablename__ = "federation"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+
+
+class Organisation(Base):
+    """A member organisation (of a federation). Matched by slug: case, accents and punctuation
+    in names typed by staff do not create duplicates."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    federation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("federation.id", ondelete="SET NULL"), index=True
+    )
+    sector: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    region: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    province: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    arrondissement: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    size_band: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+
+
+class Subscriber(Base):
+    """A reader. Location and federation are copied from the organisation when not given,
+    so that segments filter one table."""
+
+    __tablename__ = "subscriber"
+    __table_args__ = (
+        Index(
+            "ix_subscriber_federation_province_language", "federation_id", "province", "language"
+        ),
+        Index("ix_subscriber_province_language", "province", "language"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="", index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL"), index=True
+    )
+    federation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("federation.id", ondelete="SET NULL")
+    )
+    sector: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
+    region: Mapped[str] = mapped_column(String(8), default="", server_default="", index=True)
+    province: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    arrondissement: Mapped[str] = mapped_column(
+        String(8), default="", server_default="", index=True
+    )
+    role: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        _enum(SubscriberStatus, "subscriber_status"),
+        default=SubscriberStatus.ACTIVE,
+        server_default=SubscriberStatus.ACTIVE.value,
+        index=True,
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=_now, server_default=func.now(), onupdate=_now
+    )
+
+
+class SubscriberTag(Base):
+    """One tag of a subscriber (a table, not a JSON list, so that tag filters use an index)."""
+
+    __tablename__ = "subscriber_tag"
+    __table_args__ = (Index("ix_subscriber_tag_tag_subscriber", "tag", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class MailingList(Base):
+    """A list people subscribe to (the monthly newsletter, the board's list…)."""
+
+    __tablename__ = "mailing_list"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+
+
+class Subscription(Base):
+    """A subscriber on a list, with the consent that put them there."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (Index("ix_subscription_list_status", "list_id", "status", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_list.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        _enum(SubscriptionStatus, "subscription_status")
+    )
+    consent_at: Mapped[dt.datetime | None]
+    consent_source: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    consent_ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    unsubscribed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=_now, server_default=func.now(), onupdate=_now
+    )
+
+
+class Segment(Base):
+    """A saved audience: a structured filter (never SQL), optionally within one list."""
+
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+
+
+class Suppression(Base):
+    """An address never to be mailed, whatever list. Keyed by a hash so that it survives
+    `subscribers forget` (the address itself is then erased)."""
+
+    __tablename__ = "suppression"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())

@@ -1,0 +1,1 @@
+"""Subscribers: the audience side (federations, organisations, lists, segments)."""

@@ -1,0 +1,340 @@
+"""`mailer subscribers import`: a member file into subscribers and subscriptions, in batches.
+
+Per batch: rows validated without queries, duplicates folded, four look-ups (subscribers,
+their tags, their subscriptions, suppressions), then bulk inserts and updates. Staff imports
+count as confirmed consent with the file as source. Nobody who unsubscribed, bounced hard or
+complained is ever re-subscribed: they are reported instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailer.db.models import (
+    Subscriber,
+    SubscriberStatus,
+    SubscriberTag,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+)
+from mailer.domain import ImportReport, RowProblem
+from mailer.errors import NotFound
+from mailer.subscribers.csvfile import CsvSource, open_csv
+from mailer.subscribers.directory import Directory, OrganisationRef
+from mailer.subscribers.emails import email_hash
+from mailer.subscribers.rows import SUBSCRIBER_ALIASES, RowRejected, SubscriberRow, parse_row
+
+__all__ = ["ImportOptions", "import_subscribers", "read_subscriber_file"]
+
+BATCH = 2000
+_PROFILE = (
+    "first_name", "last_name", "language", "organisation_id", "federation_id", "sector",
+    "region", "province", "arrondissement", "role",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    list_slug: str | None = None
+    strict: bool = False
+    dry_run: bool = False
+    create_missing: bool = False
+    batch_size: int = BATCH
+
+
+def read_subscriber_file(path: Path) -> CsvSource:
+    return open_csv(path, aliases=SUBSCRIBER_ALIASES, required=("email",))
+
+
+def import_subscribers(
+    sessions: sessionmaker[Session],
+    source: CsvSource,
+    options: ImportOptions,
+    *,
+    on_problem: Callable[[RowProblem], None] = lambda _: None,
+    on_progress: Callable[[int], None] = lambda _: None,
+    now: dt.datetime | None = None,
+) -> ImportReport:
+    """Import `source`. Without --strict each batch commits on its own; with --strict or
+    --dry-run the whole import is one transaction, rolled back on a rejected row or at the end."""
+    report = ImportReport()
+    moment = now or dt.datetime.now(dt.UTC)
+    consent_source = f"import:{source.path.name}"[:200]
+    one_transaction = options.strict or options.dry_run
+    session = sessions()
+    try:
+        directory = Directory.load(session)
+        extra_lists: list[int] = []
+        if options.list_slug:
+            list_id = directory.mailing_list(options.list_slug)
+            if list_id is None:
+                raise NotFound(f"--list: no list {options.list_slug!r} (see `mailer lists list`)")
+            extra_lists.append(list_id)
+        create = _creator(session, directory) if options.create_missing else None
+        batches = _batches(
+            source, directory, extra_lists, create, report, on_problem, options.batch_size
+        )
+        for batch in batches:
+            if not (options.strict and report.rejected):
+                _store(session, batch, report, on_problem, moment, consent_source)
+                if not one_transaction:
+                    session.commit()
+            on_progress(report.rows)
+        report.created = list(directory.created)
+        if options.dry_run or (options.strict and report.rejected):
+            session.rollback()
+            report.stored = False
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    return report
+
+
+def _creator(
+    session: Session, directory: Directory
+) -> Callable[[str, str, int | None], int | OrganisationRef]:
+    def create(kind: str, text: str, federation_id: int | None) -> int | OrganisationRef:
+        if kind == "federation":
+            return directory.create_federation(session, text)
+        if kind == "organisation":
+            return directory.create_organisation(session, text, federation_id)
+        return directory.create_list(session, text)
+
+    return create
+
+
+def _batches(
+    source: CsvSource,
+    directory: Directory,
+    extra_lists: list[int],
+    create: Callable[[str, str, int | None], int | OrganisationRef] | None,
+    report: ImportReport,
+    on_problem: Callable[[RowProblem], None],
+    size: int,
+) -> Iterator[list[SubscriberRow]]:
+    """Valid rows in batches, duplicates within a batch folded into the first occurrence."""
+    width = len(source.columns)
+    batch: dict[str, SubscriberRow] = {}
+    for line, fields in source.records():
+        report.rows += 1
+        try:
+            values = _values(source.columns, fields, width)
+            row = parse_row(line, values, directory, extra_lists=extra_lists, create=create)
+        except RowRejected as exc:
+            report.rejected += 1
+            on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))
+            continue
+        earlier = batch.get(row.email)
+        if earlier is not None:
+            earlier.merge(row)
+            report.merged_duplicates += 1
+        else:
+            batch[row.email] = row
+        if len(batch) >= size:
+            yield list(batch.values())
+            batch = {}
+    if batch:
+        yield list(batch.values())
+
+
+def _values(columns: tuple[str, ...], fields: list[str], width: int) -> dict[str, str]:
+    if len(fields) != width:
+        # Excel pads rows with empty cells: trailing empty fields are not an error.
+        if len(fields) > width and not any(f.strip() for f in fields[width:]):
+            fields = fields[:width]
+        else:
+            raise RowRejected(
+                "(row)", f"expected {width} columns like the header, found {len(fields)}"
+            )
+    return {name: value for name, value in zip(columns, fields, strict=True) if name}
+
+
+def _store(
+    session: Session,
+    rows: list[SubscriberRow],
+    report: ImportReport,
+    on_problem: Callable[[RowProblem], None],
+    moment: dt.datetime,
+    consent_source: str,
+) -> None:
+    emails = [row.email for row in rows]
+    existing = {
+        record.email: record
+        for record in session.execute(
+            select(
+                Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.attributes,
+                *(getattr(Subscriber, name) for name in _PROFILE),
+            ).where(Subscriber.email.in_(emails))
+        )
+    }  # fmt: skip
+    ids = [record.id for record in existing.values()]
+    tags: dict[int, set[str]] = {}
+    subscriptions: dict[int, dict[int, str]] = {}
+    if ids:
+        for subscriber_id, tag in session.execute(
+            select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
+                SubscriberTag.subscriber_id.in_(ids)
+            )
+        ).tuples():
+            tags.setdefault(subscriber_id, set()).add(tag)
+        for subscriber_id, list_id, status in session.execute(
+            select(Subscription.subscriber_id, Subscription.list_id, Subscription.status).where(
+                Subscription.subscriber_id.in_(ids)
+            )
+        ).tuples():
+            subscriptions.setdefault(subscriber_id, {})[list_id] = str(status)
+    hashes = {email_hash(email): email for email in emails}
+    suppressed = {
+        hashes[h]
+        for h in session.scalars(
+            select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
+        )
+    }
+
+    new_rows: list[SubscriberRow] = []
+    updates: list[dict[str, object]] = []
+    new_tags: list[dict[str, object]] = []
+    new_subscriptions: list[dict[str, object]] = []
+    confirmations: list[dict[str, object]] = []
+    for row in rows:
+        record = existing.get(row.email)
+        if record is None:
+            if row.email in suppressed:
+                _refuse(row, "the address is suppressed (bounced, complained or was erased)",
+                        report, on_problem)  # fmt: skip
+            else:
+                new_rows.append(row)
+            continue
+        changes = _changes(record, row)
+        added_tags = row.tags - tags.get(record.id, set())
+        if changes or added_tags:
+            report.updated += 1
+            if changes:
+                updates.append({"b_id": record.id, **_profile(record, changes)})
+            new_tags.extend({"subscriber_id": record.id, "tag": t} for t in sorted(added_tags))
+        if record.status != SubscriberStatus.ACTIVE or row.email in suppressed:
+            if row.lists:
+                _refuse(row, f"the subscriber is {record.status}: not re-subscribed", report,
+                        on_problem)  # fmt: skip
+            elif not (changes or added_tags):
+                report.unchanged += 1
+            continue
+        current = subscriptions.get(record.id, {})
+        refused = [lid for lid in row.lists if current.get(lid) == SubscriptionStatus.UNSUBSCRIBED]
+        for list_id in sorted(row.lists):
+            state = current.get(list_id)
+            if state is None:
+                new_subscriptions.append(_subscription(record.id, list_id, moment, consent_source))
+            elif state == SubscriptionStatus.PENDING:
+                confirmations.append({"b_sub": record.id, "b_list": list_id})
+        if refused:
+            _refuse(row, "unsubscribed from a list in this row: not re-subscribed to it", report,
+                    on_problem)  # fmt: skip
+        elif not (changes or added_tags):
+            if any(current.get(lid) is None or current.get(lid) == SubscriptionStatus.PENDING
+                   for lid in row.lists):  # fmt: skip
+                report.updated += 1
+            else:
+                report.unchanged += 1
+
+    if new_rows:
+        inserted = session.execute(
+            insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True),
+            [_new_subscriber(row, moment) for row in new_rows],
+        ).scalars()
+        for row, subscriber_id in zip(new_rows, inserted, strict=True):
+            new_tags.extend({"subscriber_id": subscriber_id, "tag": t} for t in sorted(row.tags))
+            new_subscriptions.extend(
+                _subscription(subscriber_id, lid, moment, consent_source)
+                for lid in sorted(row.lists)
+            )
+        report.inserted += len(new_rows)
+    if updates:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == bindparam("b_id"))
+            .values(
+                {name: bindparam(name) for name in (*_PROFILE, "attributes")}, updated_at=moment
+            )
+            .execution_options(synchronize_session=False),
+            updates,
+        )
+    if new_tags:
+        session.execute(insert(SubscriberTag), new_tags)
+    if new_subscriptions:
+        session.execute(insert(Subscription), new_subscriptions)
+    if confirmations:
+        session.execute(
+            update(Subscription)
+            .where(Subscription.subscriber_id == bindparam("b_sub"))
+            .where(Subscription.list_id == bindparam("b_list"))
+            .values(status=SubscriptionStatus.CONFIRMED, consent_at=moment,
+                    consent_source=consent_source, updated_at=moment)
+            .execution_options(synchronize_session=False),
+            confirmations,
+        )  # fmt: skip
+
+
+def _refuse(
+    row: SubscriberRow, reason: str, report: ImportReport, on_problem: Callable[[RowProblem], None]
+) -> None:
+    report.not_resubscribed += 1
+    on_problem(RowProblem(row.line, "email", reason, (row.email,), rejected=False))
+
+
+def _changes(record: object, row: SubscriberRow) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    for name in _PROFILE:
+        value = getattr(row, name)
+        if value not in ("", None) and value != getattr(record, name):
+            changes[name] = value
+    attributes = dict(getattr(record, "attributes") or {})  # noqa: B009
+    merged = {**attributes, **row.attributes}
+    if merged != attributes:
+        changes["attributes"] = merged
+    return changes
+
+
+def _profile(record: object, changes: dict[str, object]) -> dict[str, object]:
+    profile = {name: getattr(record, name) for name in _PROFILE}
+    profile["attributes"] = getattr(record, "attributes") or {}  # noqa: B009
+    profile.update(changes)
+    return profile
+
+
+def _new_subscriber(row: SubscriberRow, moment: dt.datetime) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(row, name) for name in _PROFILE}
+    values.update(
+        email=row.email,
+        attributes=row.attributes,
+        status=SubscriberStatus.ACTIVE,
+        created_at=moment,
+        updated_at=moment,
+    )
+    return values
+
+
+def _subscription(
+    subscriber_id: int, list_id: int, moment: dt.datetime, source: str
+) -> dict[str, object]:
+    return {
+        "subscriber_id": subscriber_id,
+        "list_id": list_id,
+        "status": SubscriptionStatus.CONFIRMED,
+        "consent_at": moment,
+        "consent_source": source,
+        "consent_ip": "",
+        "created_at": moment,
+        "updated_at": moment,
+    }

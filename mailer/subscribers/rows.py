@@ -1,0 +1,208 @@
+"""One CSV row of a subscriber import, validated into a `SubscriberRow` or a `RowRejected`.
+
+Validation needs no query: federations, organisations and lists come from a `Directory`
+loaded once, locations from the reference geography.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from mailer.subscribers.directory import Directory, OrganisationRef
+from mailer.subscribers.emails import normalise_email
+from mailer.subscribers.geography import LocationError, resolve_location
+
+__all__ = [
+    "COLUMNS",
+    "SUBSCRIBER_ALIASES",
+    "RowRejected",
+    "SubscriberRow",
+    "parse_row",
+    "split_multi",
+]
+
+COLUMNS = (
+    "email", "first_name", "last_name", "language", "organisation", "federation", "sector",
+    "region", "province", "arrondissement", "role", "tags", "lists",
+)  # fmt: skip
+
+# Column names as staff write them (already passed through `column_key`).
+SUBSCRIBER_ALIASES = {
+    "e_mail": "email", "mail": "email", "courriel": "email", "adresse_e_mail": "email",
+    "adresse_email": "email", "adresse_mail": "email", "email_address": "email",
+    "e_mailadres": "email", "emailadres": "email",
+    "prenom": "first_name", "firstname": "first_name", "voornaam": "first_name",
+    "given_name": "first_name",
+    "nom": "last_name", "nom_de_famille": "last_name", "lastname": "last_name",
+    "surname": "last_name", "achternaam": "last_name", "family_name": "last_name",
+    "langue": "language", "taal": "language", "lang": "language",
+    "organization": "organisation", "organisme": "organisation", "organisatie": "organisation",
+    "association": "organisation", "asbl": "organisation", "institution": "organisation",
+    "federation_slug": "federation", "federatie": "federation",
+    "secteur": "sector", "sektor": "sector",
+    "gewest": "region",
+    "provincie": "province",
+    "fonction": "role", "function": "role", "functie": "role", "role_": "role",
+    "etiquettes": "tags", "tag": "tags", "labels": "tags",
+    "listes": "lists", "list": "lists", "liste": "lists", "lijsten": "lists",
+}  # fmt: skip
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
+_LIMITS = {"first_name": 100, "last_name": 100, "role": 100, "sector": 100, "language": 8}
+_TAG_LIMIT = 64
+_LANGUAGE_NAMES = {
+    "francais": "fr", "french": "fr", "frans": "fr", "nederlands": "nl", "neerlandais": "nl",
+    "dutch": "nl", "deutsch": "de", "allemand": "de", "duits": "de", "german": "de",
+    "english": "en", "anglais": "en", "engels": "en",
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class SubscriberRow:
+    """A valid row, normalised. Empty strings mean "not given" (existing values are kept)."""
+
+    line: int
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    language: str = ""
+    organisation_id: int | None = None
+    federation_id: int | None = None
+    sector: str = ""
+    region: str = ""
+    province: str = ""
+    arrondissement: str = ""
+    role: str = ""
+    tags: set[str] = field(default_factory=set)
+    lists: set[int] = field(default_factory=set)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, later: SubscriberRow) -> None:
+        """Fold a later row for the same address into this one (later values win)."""
+        for name in (
+            "first_name", "last_name", "language", "sector", "region", "province",
+            "arrondissement", "role",
+        ):  # fmt: skip
+            value = getattr(later, name)
+            if value:
+                setattr(self, name, value)
+        if later.organisation_id is not None:
+            self.organisation_id = later.organisation_id
+        if later.federation_id is not None:
+            self.federation_id = later.federation_id
+        self.tags |= later.tags
+        self.lists |= later.lists
+        self.attributes.update({k: v for k, v in later.attributes.items() if v})
+
+
+class RowRejected(ValueError):
+    """A row that cannot be imported: the column and the reason."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        self.column = column
+        self.reason = reason
+        super().__init__(f"{column}: {reason}")
+
+
+def split_multi(value: str) -> list[str]:
+    """`a; b;;c` → ['a', 'b', 'c'] (tags and lists cells; `,` also accepted)."""
+    return [part.strip() for part in re.split(r"[;,|]", value) if part.strip()]
+
+
+def parse_row(
+    line: int,
+    values: dict[str, str],
+    directory: Directory,
+    *,
+    extra_lists: Sequence[int] = (),
+    create: Callable[[str, str, int | None], int | OrganisationRef] | None = None,
+) -> SubscriberRow:
+    """Validate one row. `create(kind, text, federation_id)` makes a missing reference
+    (with --create-missing); without it an unknown reference rejects the row."""
+    email = normalise_email(values.get("email", ""))
+    if email is None:
+        raw = values.get("email", "").strip()
+        raise RowRejected(
+            "email", f"invalid e-mail address {raw!r}" if raw else "no e-mail address"
+        )
+    row = SubscriberRow(line=line, email=email)
+    for name, limit in _LIMITS.items():
+        value = " ".join(values.get(name, "").split())
+        if len(value) > limit:
+            raise RowRejected(name, f"longer than {limit} characters")
+        setattr(row, name, value)
+    if row.language:
+        language = _LANGUAGE_NAMES.get(row.language.lower(), row.language.lower())
+        if not _LANGUAGE.match(language):
+            raise RowRejected("language", f"{row.language!r} is not a language code like fr or nl")
+        row.language = language
+
+    federation_text = values.get("federation", "").strip()
+    if federation_text:
+        fed = directory.federation(federation_text)
+        if fed is None:
+            if create is None:
+                raise RowRejected("federation", f"unknown federation {federation_text!r}")
+            fed = int(create("federation", federation_text, None))  # type: ignore[arg-type]
+        row.federation_id = fed
+
+    organisation_text = " ".join(values.get("organisation", "").split())
+    org: OrganisationRef | None = None
+    if organisation_text:
+        org = directory.organisation(organisation_text)
+        if org is None:
+            if create is None:
+                raise RowRejected("organisation", f"unknown organisation {organisation_text!r}")
+            made = create("organisation", organisation_text, row.federation_id)
+            if not isinstance(made, OrganisationRef):
+                raise TypeError("create('organisation', …) must return an OrganisationRef")
+            org = made
+        row.organisation_id = org.id
+        if org.federation_id is not None:
+            if row.federation_id is not None and row.federation_id != org.federation_id:
+                expected = directory.federation_slugs.get(org.federation_id, "?")
+                raise RowRejected(
+                    "federation",
+                    f"organisation {org.name!r} belongs to federation {expected!r}, "
+                    f"not {federation_text!r}",
+                )
+            row.federation_id = org.federation_id
+
+    try:
+        location = resolve_location(
+            values.get("region", "").strip(),
+            values.get("province", "").strip(),
+            values.get("arrondissement", "").strip(),
+        )
+    except LocationError as exc:
+        raise RowRejected(exc.field, str(exc)) from None
+    if location.region or location.province or location.arrondissement:
+        row.region = location.region or ""
+        row.province = location.province or ""
+        row.arrondissement = location.arrondissement or ""
+    elif org is not None:  # the organisation's location stands for its staff
+        row.region, row.province, row.arrondissement = org.region, org.province, org.arrondissement
+    if not row.sector and org is not None:
+        row.sector = org.sector
+
+    for tag in split_multi(values.get("tags", "")):
+        tag = tag.lower()
+        if len(tag) > _TAG_LIMIT:
+            raise RowRejected("tags", f"tag {tag[:20]!r}… is longer than {_TAG_LIMIT} characters")
+        row.tags.add(tag)
+    for text in split_multi(values.get("lists", "")):
+        list_id = directory.mailing_list(text)
+        if list_id is None:
+            if create is None:
+                raise RowRejected("lists", f"unknown list {text!r}")
+            list_id = int(create("list", text, None))  # type: ignore[arg-type]
+        row.lists.add(list_id)
+    row.lists.update(extra_lists)
+    row.attributes = {
+        key: value.strip()
+        for key, value in values.items()
+        if key not in COLUMNS and key and value.strip()
+    }
+    return row
