@@ -83,7 +83,7 @@ def _postgres_available() -> bool:
             PG_URL.replace("+psycopg", ""), connect_timeout=3, autocommit=True
         ) as connection:
             connection.execute("select 1")
-    except Exception:  # noqa: BLE001 - any failure means "not reachable here"
+    except Exception:  # any failure means "not reachable from here"
         return False
     return True
 
