@@ -97,7 +97,7 @@ class Federation(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class Organisation(Base):
@@ -117,7 +117,7 @@ class Organisation(Base):
     province: Mapped[str] = mapped_column(String(8), default="", server_default="")
     arrondissement: Mapped[str] = mapped_column(String(8), default="", server_default="")
     size_band: Mapped[str] = mapped_column(String(32), default="", server_default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class Subscriber(Base):
@@ -157,9 +157,9 @@ class Subscriber(Base):
         server_default=SubscriberStatus.ACTIVE.value,
         index=True,
     )
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
-        default=_now, server_default=func.now(), onupdate=_now
+        server_default=func.now(), onupdate=_now
     )
 
 
@@ -184,7 +184,7 @@ class MailingList(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class Subscription(Base):
@@ -206,9 +206,9 @@ class Subscription(Base):
     consent_source: Mapped[str] = mapped_column(String(200), default="", server_default="")
     consent_ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
     unsubscribed_at: Mapped[dt.datetime | None]
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
-        default=_now, server_default=func.now(), onupdate=_now
+        server_default=func.now(), onupdate=_now
     )
 
 
@@ -220,7 +220,7 @@ class Segment(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     filter: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class Suppression(Base):
@@ -234,4 +234,4 @@ class Suppression(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=_now, server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -6,13 +6,14 @@ loaded once, locations from the reference geography.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailer.subscribers.directory import Directory, OrganisationRef
 from mailer.subscribers.emails import normalise_email
-from mailer.subscribers.geography import LocationError, resolve_location
+from mailer.subscribers.geography import Location, LocationError, resolve_location
 
 __all__ = [
     "COLUMNS",
@@ -49,6 +50,7 @@ SUBSCRIBER_ALIASES = {
     "listes": "lists", "list": "lists", "liste": "lists", "lijsten": "lists",
 }  # fmt: skip
 
+_SEPARATORS = re.compile(r"[;,|]")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
 _LIMITS = {"first_name": 100, "last_name": 100, "role": 100, "sector": 100, "language": 8}
 _TAG_LIMIT = 64
@@ -107,8 +109,19 @@ class RowRejected(ValueError):
 
 
 def split_multi(value: str) -> list[str]:
-    """`a; b;;c` → ['a', 'b', 'c'] (tags and lists cells; `,` also accepted)."""
-    return [part.strip() for part in re.split(r"[;,|]", value) if part.strip()]
+    """`a; b;;c` → ['a', 'b', 'c'] (tags and lists cells; `,` and `|` also accepted)."""
+    if not value:
+        return []
+    return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
+
+
+@functools.lru_cache(maxsize=4096)
+def _location(region: str, province: str, arrondissement: str) -> Location:
+    """Resolved once per distinct spelling: a member file repeats a few dozen places."""
+    try:
+        return resolve_location(region, province, arrondissement)
+    except LocationError as exc:
+        raise RowRejected(exc.field, str(exc)) from None
 
 
 def parse_row(
@@ -129,7 +142,12 @@ def parse_row(
         )
     row = SubscriberRow(line=line, email=email)
     for name, limit in _LIMITS.items():
-        value = " ".join(values.get(name, "").split())
+        value = values.get(name)
+        if not value:
+            continue
+        value = value.strip()
+        if "  " in value or "\t" in value or "\n" in value:
+            value = " ".join(value.split())
         if len(value) > limit:
             raise RowRejected(name, f"longer than {limit} characters")
         setattr(row, name, value)
@@ -170,14 +188,11 @@ def parse_row(
                 )
             row.federation_id = org.federation_id
 
-    try:
-        location = resolve_location(
-            values.get("region", "").strip(),
-            values.get("province", "").strip(),
-            values.get("arrondissement", "").strip(),
-        )
-    except LocationError as exc:
-        raise RowRejected(exc.field, str(exc)) from None
+    location = _location(
+        values.get("region", "").strip(),
+        values.get("province", "").strip(),
+        values.get("arrondissement", "").strip(),
+    )
     if location.region or location.province or location.arrondissement:
         row.region = location.region or ""
         row.province = location.province or ""
