@@ -1,8 +1,15 @@
 """The exception tree. Every error a user can cause is a `MailerError` with a message fit to print.
 
-MailerError
+MailerError                  exit code 2, printed as one line (plus a hint), never a traceback
 ├── ConfigError          a bad or missing configuration value (names the key)
-└── IssueFormatError     a bad issue source file (names file, line and a hint)
+├── InputFileError       a bad input file (names file, line and a hint)
+│   ├── IssueFormatError     an issue source file
+│   └── CsvFileError         a CSV file that cannot be read as a whole
+├── FilterError          a bad segment filter (names the flag)
+├── NotFound             a federation, list, segment, subscriber… that does not exist
+├── Conflict             something that already exists, or a forbidden change
+├── OutputFileError      a file the mailer was asked to write cannot be written
+└── DatabaseNotReady     (db/migrate.py) the schema is behind: run `mailer db upgrade`
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ __all__ = [
     "IssueFormatError",
     "MailerError",
     "NotFound",
+    "OutputFileError",
 ]
 
 
@@ -75,3 +83,11 @@ class NotFound(MailerError):
 
 class Conflict(MailerError):
     """The thing already exists, or the change is not allowed in its current state."""
+
+
+class OutputFileError(MailerError):
+    """A file the mailer was asked to write (rejects, export) cannot be written."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: cannot write: {reason}")

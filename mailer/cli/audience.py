@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mailer.cli.base import Context, cli, console, pass_context, print_table
 from mailer.domain import ImportReport, RowProblem
-from mailer.errors import FilterError
+from mailer.errors import FilterError, OutputFileError
 from mailer.subscribers import directory as directory_service
 from mailer.subscribers.csvfile import CsvSource
 from mailer.subscribers.export import export_subscribers
@@ -250,7 +250,7 @@ def subscribers_export(
         if out is None:
             count = export_subscribers(session, filter_, sys.stdout, delimiter=delimiter)
         else:
-            with out.open("w", encoding="utf-8", newline="") as stream:
+            with _open_for_writing(out) as stream:
                 count = export_subscribers(session, filter_, stream, delimiter=delimiter)
     console(stderr=True).print(f"Exported {count} subscriber(s).")
 
@@ -369,11 +369,13 @@ def _rejects_writer(path: Path, source: CsvSource) -> Iterator[Callable[[RowProb
     stream: TextIO | None = None
     writer: Any = None
     shown: list[RowProblem] = []
+    if not path.parent.is_dir():  # found out before the import, not at its first bad row
+        raise OutputFileError(path, f"the folder {path.parent} does not exist")
 
     def on_problem(problem: RowProblem) -> None:
         nonlocal stream, writer
         if stream is None:
-            stream = path.open("w", encoding="utf-8", newline="")
+            stream = _open_for_writing(path)
             writer = csv.writer(stream)
             writer.writerow(["line", "column", "reason", "kind", *source.raw_columns])
         kind = "rejected" if problem.rejected else "not re-subscribed"
@@ -392,6 +394,13 @@ def _rejects_writer(path: Path, source: CsvSource) -> Iterator[Callable[[RowProb
                 ("line", "column", "reason"),
                 [(p.line, p.column, p.reason) for p in shown],
             )
+
+
+def _open_for_writing(path: Path) -> TextIO:
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise OutputFileError(path, exc.strerror or str(exc)) from None
 
 
 @contextmanager

@@ -158,9 +158,7 @@ class Subscriber(Base):
         index=True,
     )
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        server_default=func.now(), onupdate=_now
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=_now)
 
 
 class SubscriberTag(Base):
@@ -207,9 +205,7 @@ class Subscription(Base):
     consent_ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
     unsubscribed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        server_default=func.now(), onupdate=_now
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=_now)
 
 
 class Segment(Base):

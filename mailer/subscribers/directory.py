@@ -45,6 +45,11 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+def _key(text: str, limit: int = 63) -> str:
+    """The slug a name is looked up and created by (cut to the column's length)."""
+    return slugify(text)[:limit].strip("-")
+
+
 def validate_slug(slug: str, what: str) -> str:
     if not _SLUG.match(slug):
         raise Conflict(
@@ -115,7 +120,7 @@ def list_organisations(session: Session, federation: str | None = None) -> list[
             size_band=org.size_band,
             subscribers=counts.get(org.id, 0),
         )
-        for org, fed_slug in session.execute(query).tuples()
+        for org, fed_slug in session.execute(query)
     ]
 
 
@@ -138,7 +143,7 @@ def list_lists(session: Session) -> list[ListInfo]:
             select(Subscription.list_id, Subscription.status, func.count()).group_by(
                 Subscription.list_id, Subscription.status
             )
-        ).tuples()
+        )
     }
     return [
         ListInfo(
@@ -172,7 +177,7 @@ class Directory:
     federations: dict[str, int] = field(default_factory=dict)
     federation_slugs: dict[int, str] = field(default_factory=dict)
     organisations: dict[str, OrganisationRef] = field(default_factory=dict)
-    organisation_slugs: dict[int, str] = field(default_factory=dict)
+    organisations_by_id: dict[int, OrganisationRef] = field(default_factory=dict)
     lists: dict[str, int] = field(default_factory=dict)
     list_slugs: dict[int, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
@@ -182,13 +187,13 @@ class Directory:
         directory = cls()
         for fed_id, slug, name in session.execute(
             select(Federation.id, Federation.slug, Federation.name)
-        ).tuples():
-            directory.federations.setdefault(slugify(name), fed_id)
+        ):
+            directory.federations.setdefault(_key(name), fed_id)
             directory.federations[slug] = fed_id  # a slug wins over another one's name
             directory.federation_slugs[fed_id] = slug
         for org in session.scalars(select(Organisation)):
             directory.remember_organisation(org)
-        for list_id, slug in session.execute(select(MailingList.id, MailingList.slug)).tuples():
+        for list_id, slug in session.execute(select(MailingList.id, MailingList.slug)):
             directory.lists[slug] = list_id
             directory.list_slugs[list_id] = slug
         return directory
@@ -199,21 +204,21 @@ class Directory:
             org.arrondissement,
         )  # fmt: skip
         self.organisations[org.slug] = ref
-        self.organisation_slugs[org.id] = org.slug
+        self.organisations_by_id[org.id] = ref
         return ref
 
     def federation(self, text: str) -> int | None:
-        return self.federations.get(slugify(text))
+        return self.federations.get(_key(text))
 
     def organisation(self, text: str) -> OrganisationRef | None:
-        return self.organisations.get(slugify(text))
+        return self.organisations.get(_key(text, 200))
 
     def mailing_list(self, text: str) -> int | None:
-        return self.lists.get(text.strip().lower()) or self.lists.get(slugify(text))
+        return self.lists.get(text.strip().lower()) or self.lists.get(_key(text))
 
     def create_federation(self, session: Session, text: str) -> int:
-        slug = slugify(text)[:63].strip("-")
-        fed = Federation(slug=slug, name=text.strip())
+        slug = _key(text)
+        fed = Federation(slug=slug, name=text.strip()[:200])
         session.add(fed)
         session.flush()
         self.federations[slug] = fed.id
@@ -224,15 +229,17 @@ class Directory:
     def create_organisation(
         self, session: Session, text: str, federation_id: int | None
     ) -> OrganisationRef:
-        org = Organisation(slug=slugify(text)[:200], name=text.strip(), federation_id=federation_id)
+        org = Organisation(
+            slug=_key(text, 200), name=text.strip()[:200], federation_id=federation_id
+        )
         session.add(org)
         session.flush()
         self.created.append(f"organisation {text.strip()!r}")
         return self.remember_organisation(org)
 
     def create_list(self, session: Session, text: str) -> int:
-        slug = slugify(text)[:63].strip("-")
-        item = MailingList(slug=slug, name=text.strip(), double_opt_in=False)
+        slug = _key(text)
+        item = MailingList(slug=slug, name=text.strip()[:200], double_opt_in=False)
         session.add(item)
         session.flush()
         self.lists[slug] = item.id

@@ -61,7 +61,7 @@ def _rows(
         select(SubscriberTag.subscriber_id, SubscriberTag.tag)
         .where(SubscriberTag.subscriber_id.in_(ids))
         .order_by(SubscriberTag.tag)
-    ).tuples():
+    ):
         tags.setdefault(subscriber_id, []).append(tag)
     lists: dict[int, list[str]] = {}
     for subscriber_id, list_id in session.execute(
@@ -69,7 +69,7 @@ def _rows(
             Subscription.subscriber_id.in_(ids),
             Subscription.status == SubscriptionStatus.CONFIRMED,
         )
-    ).tuples():
+    ):
         lists.setdefault(subscriber_id, []).append(directory.list_slugs[list_id])
     organisations = {ref.id: ref.name for ref in directory.organisations.values()}
     for person in session.scalars(

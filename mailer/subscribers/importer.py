@@ -30,7 +30,13 @@ from mailer.errors import NotFound
 from mailer.subscribers.csvfile import CsvSource, open_csv
 from mailer.subscribers.directory import Directory, OrganisationRef
 from mailer.subscribers.emails import email_hash
-from mailer.subscribers.rows import SUBSCRIBER_ALIASES, RowRejected, SubscriberRow, parse_row
+from mailer.subscribers.rows import (
+    SUBSCRIBER_ALIASES,
+    RowRejected,
+    SubscriberRow,
+    federation_conflict,
+    parse_row,
+)
 
 __all__ = ["ImportOptions", "import_subscribers", "read_subscriber_file"]
 
@@ -88,7 +94,7 @@ def import_subscribers(
         )
         for batch in batches:
             if not (options.strict and report.rejected):
-                _store(session, batch, report, on_problem, moment, consent_source)
+                _store(session, directory, batch, report, on_problem, moment, consent_source)
                 if not one_transaction:
                     session.commit()
             on_progress(report.rows)
@@ -140,8 +146,14 @@ def _batches(
             report.rejected += 1
             on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))
             continue
+        row.fields = tuple(fields)
         earlier = batch.get(row.email)
         if earlier is not None:
+            conflict = federation_conflict(earlier.organisation_id, row, directory)
+            if conflict is not None:
+                report.rejected += 1
+                on_problem(RowProblem(line, conflict.column, conflict.reason, tuple(fields)))
+                continue
             earlier.merge(row)
             report.merged_duplicates += 1
         else:
@@ -167,6 +179,7 @@ def _values(columns: tuple[str, ...], fields: list[str], width: int) -> dict[str
 
 def _store(
     session: Session,
+    directory: Directory,
     rows: list[SubscriberRow],
     report: ImportReport,
     on_problem: Callable[[RowProblem], None],
@@ -191,13 +204,13 @@ def _store(
             select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
                 SubscriberTag.subscriber_id.in_(ids)
             )
-        ).tuples():
+        ):
             tags.setdefault(subscriber_id, set()).add(tag)
         for subscriber_id, list_id, status in session.execute(
             select(Subscription.subscriber_id, Subscription.list_id, Subscription.status).where(
                 Subscription.subscriber_id.in_(ids)
             )
-        ).tuples():
+        ):
             subscriptions.setdefault(subscriber_id, {})[list_id] = str(status)
     hashes = {email_hash(email): email for email in emails}
     suppressed = {
@@ -220,6 +233,11 @@ def _store(
                         report, on_problem)  # fmt: skip
             else:
                 new_rows.append(row)
+            continue
+        conflict = federation_conflict(record.organisation_id, row, directory)
+        if conflict is not None:
+            report.rejected += 1
+            on_problem(RowProblem(row.line, conflict.column, conflict.reason, row.fields))
             continue
         changes = _changes(record, row)
         added_tags = row.tags - tags.get(record.id, set())
@@ -304,19 +322,29 @@ def _store(
         )
 
 
+_LOCATION = ("region", "province", "arrondissement")
+
+
 def _refuse(
     row: SubscriberRow, reason: str, report: ImportReport, on_problem: Callable[[RowProblem], None]
 ) -> None:
     report.not_resubscribed += 1
-    on_problem(RowProblem(row.line, "email", reason, (row.email,), rejected=False))
+    on_problem(RowProblem(row.line, "email", reason, row.fields, rejected=False))
 
 
 def _changes(record: object, row: SubscriberRow) -> dict[str, object]:
     changes: dict[str, object] = {}
     for name in _PROFILE:
+        if name in _LOCATION:
+            continue
         value = getattr(row, name)
         if value not in ("", None) and value != getattr(record, name):
             changes[name] = value
+    if row.has_location:  # a new place replaces the stored one as a whole
+        for name in _LOCATION:
+            if getattr(row, name) != getattr(record, name):
+                changes.update({n: getattr(row, n) for n in _LOCATION})
+                break
     attributes = dict(getattr(record, "attributes") or {})  # noqa: B009
     merged = {**attributes, **row.attributes}
     if merged != attributes:

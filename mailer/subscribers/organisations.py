@@ -53,7 +53,7 @@ def import_organisations(
             on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))
             continue
         name = " ".join(values["name"].split())
-        slug = slugify(name)
+        slug = slugify(name)[:200].strip("-")
         existing = session.scalar(select(Organisation).where(Organisation.slug == slug))
         if existing is None:
             org = Organisation(slug=slug, name=name, **values_for_row)

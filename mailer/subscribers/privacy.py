@@ -91,7 +91,7 @@ def show_subscriber(session: Session, text: str) -> dict[str, Any]:
                 .join(MailingList, MailingList.id == Subscription.list_id)
                 .where(Subscription.subscriber_id == person.id)
                 .order_by(MailingList.slug)
-            ).tuples()
+            )
         ]
     if suppression is not None:
         data["suppression"] = {

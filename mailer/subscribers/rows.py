@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mailer.subscribers.directory import Directory, OrganisationRef
+from mailer.subscribers.csvfile import column_key
+from mailer.subscribers.directory import Directory, OrganisationRef, slugify
 from mailer.subscribers.emails import normalise_email
 from mailer.subscribers.geography import Location, LocationError, resolve_location
 
@@ -20,6 +21,7 @@ __all__ = [
     "SUBSCRIBER_ALIASES",
     "RowRejected",
     "SubscriberRow",
+    "federation_conflict",
     "parse_row",
     "split_multi",
 ]
@@ -52,7 +54,8 @@ SUBSCRIBER_ALIASES = {
 
 _SEPARATORS = re.compile(r"[;,|]")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
-_LIMITS = {"first_name": 100, "last_name": 100, "role": 100, "sector": 100, "language": 8}
+_LIMITS = {"first_name": 100, "last_name": 100, "role": 100, "sector": 100}
+_NAME_LIMIT = 200  # federations, organisations and lists created with --create-missing
 _TAG_LIMIT = 64
 _LANGUAGE_NAMES = {
     "francais": "fr", "french": "fr", "frans": "fr", "nederlands": "nl", "neerlandais": "nl",
@@ -77,19 +80,26 @@ class SubscriberRow:
     province: str = ""
     arrondissement: str = ""
     role: str = ""
+    has_location: bool = False  # region, province and arrondissement given: they go together
     tags: set[str] = field(default_factory=set)
     lists: set[int] = field(default_factory=set)
     attributes: dict[str, str] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()  # the row as it was in the file, for reports
 
     def merge(self, later: SubscriberRow) -> None:
-        """Fold a later row for the same address into this one (later values win)."""
-        for name in (
-            "first_name", "last_name", "language", "sector", "region", "province",
-            "arrondissement", "role",
-        ):  # fmt: skip
+        """Fold a later row for the same address into this one (later values win).
+
+        Call `federation_conflict` first: a later federation must not contradict the
+        organisation already known for this address."""
+        for name in ("first_name", "last_name", "language", "sector", "role"):
             value = getattr(later, name)
             if value:
                 setattr(self, name, value)
+        if later.has_location:  # a new place replaces the old one as a whole
+            self.region, self.province, self.arrondissement = (
+                later.region, later.province, later.arrondissement,
+            )  # fmt: skip
+            self.has_location = True
         if later.organisation_id is not None:
             self.organisation_id = later.organisation_id
         if later.federation_id is not None:
@@ -97,6 +107,23 @@ class SubscriberRow:
         self.tags |= later.tags
         self.lists |= later.lists
         self.attributes.update({k: v for k, v in later.attributes.items() if v})
+
+
+def federation_conflict(
+    organisation_id: int | None, later: SubscriberRow, directory: Directory
+) -> RowRejected | None:
+    """A row giving only a federation, for someone whose organisation is in another one."""
+    if organisation_id is None or later.organisation_id is not None or later.federation_id is None:
+        return None
+    org = directory.organisations_by_id.get(organisation_id)
+    if org is None or org.federation_id is None or org.federation_id == later.federation_id:
+        return None
+    expected = directory.federation_slugs.get(org.federation_id, "?")
+    given = directory.federation_slugs.get(later.federation_id, "?")
+    return RowRejected(
+        "federation",
+        f"organisation {org.name!r} belongs to federation {expected!r}, not {given!r}",
+    )
 
 
 class RowRejected(ValueError):
@@ -113,6 +140,13 @@ def split_multi(value: str) -> list[str]:
     if not value:
         return []
     return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
+
+
+def _check_new_name(column: str, text: str) -> None:
+    if len(text) > _NAME_LIMIT:
+        raise RowRejected(column, f"a name longer than {_NAME_LIMIT} characters cannot be created")
+    if not slugify(text):
+        raise RowRejected(column, f"{text!r} has no letter or digit to name it by")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -141,6 +175,12 @@ def parse_row(
             "email", f"invalid e-mail address {raw!r}" if raw else "no e-mail address"
         )
     row = SubscriberRow(line=line, email=email)
+    language_text = values.get("language", "").strip()
+    if language_text:
+        language = _LANGUAGE_NAMES.get(column_key(language_text), language_text.lower())
+        if not _LANGUAGE.match(language):
+            raise RowRejected("language", f"{language_text!r} is not a language code like fr or nl")
+        row.language = language
     for name, limit in _LIMITS.items():
         value = values.get(name)
         if not value:
@@ -151,11 +191,6 @@ def parse_row(
         if len(value) > limit:
             raise RowRejected(name, f"longer than {limit} characters")
         setattr(row, name, value)
-    if row.language:
-        language = _LANGUAGE_NAMES.get(row.language.lower(), row.language.lower())
-        if not _LANGUAGE.match(language):
-            raise RowRejected("language", f"{row.language!r} is not a language code like fr or nl")
-        row.language = language
 
     federation_text = values.get("federation", "").strip()
     if federation_text:
@@ -163,6 +198,7 @@ def parse_row(
         if fed is None:
             if create is None:
                 raise RowRejected("federation", f"unknown federation {federation_text!r}")
+            _check_new_name("federation", federation_text)
             fed = int(create("federation", federation_text, None))  # type: ignore[arg-type]
         row.federation_id = fed
 
@@ -173,6 +209,7 @@ def parse_row(
         if org is None:
             if create is None:
                 raise RowRejected("organisation", f"unknown organisation {organisation_text!r}")
+            _check_new_name("organisation", organisation_text)
             made = create("organisation", organisation_text, row.federation_id)
             if not isinstance(made, OrganisationRef):
                 raise TypeError("create('organisation', …) must return an OrganisationRef")
@@ -197,8 +234,11 @@ def parse_row(
         row.region = location.region or ""
         row.province = location.province or ""
         row.arrondissement = location.arrondissement or ""
-    elif org is not None:  # the organisation's location stands for its staff
+        row.has_location = True
+    elif org is not None and (org.region or org.province or org.arrondissement):
+        # the organisation's location stands for its staff
         row.region, row.province, row.arrondissement = org.region, org.province, org.arrondissement
+        row.has_location = True
     if not row.sector and org is not None:
         row.sector = org.sector
 
@@ -212,6 +252,7 @@ def parse_row(
         if list_id is None:
             if create is None:
                 raise RowRejected("lists", f"unknown list {text!r}")
+            _check_new_name("lists", text)
             list_id = int(create("list", text, None))  # type: ignore[arg-type]
         row.lists.add(list_id)
     row.lists.update(extra_lists)

@@ -261,7 +261,7 @@ def _breakdown(session: Session, condition: ColumnElement[bool], by: str) -> lis
     else:
         column = getattr(Subscriber, by)
         query = select(column, func.count()).where(condition).group_by(column)
-    rows = [(_label(by, value), count) for value, count in session.execute(query).tuples()]
+    rows = [(_label(by, value), count) for value, count in session.execute(query)]
     return sorted(rows, key=lambda item: (-item[1], item[0]))
 
 
