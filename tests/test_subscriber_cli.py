@@ -24,7 +24,6 @@ from mailer.subscribers.organisations import import_organisations, read_organisa
 from mailer.subscribers.privacy import suppress
 from mailer.wiring import Database
 
-
 ORGANISATIONS = (
     "Nom;Fédération;Secteur;Province;Arrondissement\n"
     "ASBL Les Tilleuls;fed-a;santé;Namur;Dinant\n"

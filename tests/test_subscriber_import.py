@@ -39,7 +39,6 @@ from mailer.subscribers.organisations import import_organisations, read_organisa
 from mailer.subscribers.privacy import forget_subscriber, show_subscriber, suppress
 from mailer.wiring import Database
 
-
 MOMENT = dt.datetime(2026, 1, 15, 9, 30, tzinfo=dt.UTC)
 
 ORGANISATIONS = (
