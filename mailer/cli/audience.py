@@ -28,6 +28,7 @@ from mailer.subscribers.segments import (
     FILTER_KEYS,
     count_segment,
     create_segment,
+    delete_segment,
     describe_filter,
     get_segment,
     list_segments,
@@ -313,8 +314,21 @@ def segments_list(ctx: Context) -> None:
     print_table(
         f"{len(items)} segment(s)",
         ("name", "filter", "count"),
-        [(s.name, describe_filter(s.filter), s.count) for s in items],
+        [
+            (s.name, describe_filter(s.filter), s.count if s.count >= 0 else f"error: {s.problem}")
+            for s in items
+        ],
     )
+
+
+@segments.command("delete")
+@click.argument("name")
+@pass_context
+def segments_delete(ctx: Context, name: str) -> None:
+    """Delete the saved segment NAME (subscribers are not touched)."""
+    with ctx.session() as session:
+        delete_segment(session, name)
+    console().print(f"Deleted segment [bold]{name}[/bold].")
 
 
 @segments.command("show")

@@ -8,11 +8,12 @@ Only active subscribers count; with a `list` key, only their confirmed subscript
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.db.models import (
@@ -44,6 +45,7 @@ __all__ = [
     "SegmentInfo",
     "count_segment",
     "create_segment",
+    "delete_segment",
     "describe_filter",
     "get_segment",
     "list_segments",
@@ -52,6 +54,7 @@ __all__ = [
     "where_clause",
 ]
 
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
 FILTER_KEYS = (
     "federation", "organisation", "sector", "region", "province", "arrondissement",
     "language", "role", "tag", "list",
@@ -66,7 +69,8 @@ BREAKDOWNS = (
 class SegmentInfo:
     name: str
     filter: dict[str, list[str]]
-    count: int
+    count: int  # -1 when the segment no longer resolves (see `problem`)
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +94,29 @@ def normalise_filter(session: Session, raw: Mapping[str, Sequence[str]]) -> dict
             text = value.strip()
             if not text:
                 raise FilterError(flag, "empty value")
-            item = _canonical(session, directory, base, text, flag)
-            if item not in canonical:
-                canonical.append(item)
+            for item in _canonical(session, directory, base, text, flag):
+                if item not in canonical:
+                    canonical.append(item)
         if canonical:
             result[key] = canonical
     return result
 
 
-def _canonical(session: Session, directory: Directory, key: str, text: str, flag: str) -> str:
+def _canonical(session: Session, directory: Directory, key: str, text: str, flag: str) -> list[str]:
+    """The stored form(s) of one filter value; sector and role may have several spellings."""
+    if key in ("sector", "role"):
+        column = Subscriber.sector if key == "sector" else Subscriber.role
+        # Compared in Python: SQLite's lower() folds ASCII only ("Éducation").
+        stored = session.scalars(select(column).where(column != "").distinct()).all()
+        wanted = text.casefold()
+        matches = sorted(value for value in stored if value.casefold() == wanted)
+        if not matches:
+            raise FilterError(flag, f"no subscriber has {key} {text!r}{_known(stored)}")
+        return matches
+    return [_canonical_one(session, directory, key, text, flag)]
+
+
+def _canonical_one(session: Session, directory: Directory, key: str, text: str, flag: str) -> str:
     if key == "federation":
         fed = directory.federation(text)
         if fed is None:
@@ -129,17 +147,15 @@ def _canonical(session: Session, directory: Directory, key: str, text: str, flag
         return place.code
     if key == "language":
         language = text.lower()
-        if not language.isalpha() or not 2 <= len(language) <= 3:
-            raise FilterError(flag, f"{text!r} is not a language code like fr or nl")
+        if not _LANGUAGE.match(language):
+            raise FilterError(flag, f"{text!r} is not a language code like fr, nl or fr-be")
         return language
-    # sector, role, tag: free text in the data, so a value must exist to be a valid filter
-    column = {"sector": Subscriber.sector, "role": Subscriber.role, "tag": SubscriberTag.tag}[key]
-    wanted = text.lower() if key == "tag" else text
-    found = session.scalar(select(column).where(func.lower(column) == wanted.lower()).limit(1))
-    if found is None:
-        known = session.scalars(select(column).where(column != "").distinct().limit(12)).all()
-        raise FilterError(flag, f"no subscriber has {key} {text!r}{_known(known)}")
-    return str(found)
+    # tags are stored in lower case by the import; a tag must exist to be a valid filter
+    tag = text.lower()
+    if session.scalar(select(SubscriberTag.tag).where(SubscriberTag.tag == tag).limit(1)) is None:
+        known = session.scalars(select(SubscriberTag.tag).distinct().limit(13)).all()
+        raise FilterError(flag, f"no subscriber has tag {text!r}{_known(known)}")
+    return tag
 
 
 def _known(values: Any) -> str:
@@ -167,14 +183,23 @@ def _condition(session: Session, key: str, values: list[str]) -> ColumnElement[b
         return Subscriber.organisation_id.in_(_ids(session, Organisation, values))
     if key == "list":
         list_ids = _ids(session, MailingList, values)
-        return exists().where(
-            Subscription.subscriber_id == Subscriber.id,
-            Subscription.list_id.in_(list_ids),
-            Subscription.status == SubscriptionStatus.CONFIRMED,
+        # Correlated to Subscriber only: a breakdown by list joins Subscription outside.
+        return (
+            select(Subscription.subscriber_id)
+            .where(
+                Subscription.subscriber_id == Subscriber.id,
+                Subscription.list_id.in_(list_ids),
+                Subscription.status == SubscriptionStatus.CONFIRMED,
+            )
+            .correlate(Subscriber)
+            .exists()
         )
     if key == "tag":
-        return exists().where(
-            SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag.in_(values)
+        return (
+            select(SubscriberTag.subscriber_id)
+            .where(SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag.in_(values))
+            .correlate(Subscriber)
+            .exists()
         )
     column = {
         "sector": Subscriber.sector, "region": Subscriber.region, "province": Subscriber.province,
@@ -298,10 +323,22 @@ def get_segment(session: Session, name: str) -> SegmentInfo:
 
 
 def list_segments(session: Session) -> list[SegmentInfo]:
-    return [
-        get_segment(session, name)
-        for name in session.scalars(select(Segment.name).order_by(Segment.name))
-    ]
+    """Every saved segment with its count; one that no longer resolves gets its problem."""
+    result = []
+    for segment in session.scalars(select(Segment).order_by(Segment.name)):
+        filter_ = {k: list(v) for k, v in segment.filter.items()}
+        try:
+            result.append(SegmentInfo(segment.name, filter_, count_segment(session, filter_).total))
+        except NotFound as exc:
+            result.append(SegmentInfo(segment.name, filter_, -1, problem=str(exc)))
+    return result
+
+
+def delete_segment(session: Session, name: str) -> None:
+    segment = session.scalar(select(Segment).where(Segment.name == name))
+    if segment is None:
+        raise NotFound(f"no segment {name!r} (see `mailer segments list`)")
+    session.delete(segment)
 
 
 def describe_filter(filter_: Mapping[str, list[str]]) -> str:
