@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
@@ -51,6 +52,7 @@ class CsvSource:
         return open(self.path, encoding=self.encoding, errors="replace", newline="")
 
 
+@functools.lru_cache(maxsize=4096)
 def column_key(name: str) -> str:
     """'Prénom ', 'E-mail', 'FIRST NAME' → 'prenom', 'e_mail', 'first_name'."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")

@@ -6,6 +6,7 @@ a federation or organisation written in a CSV row costs a dictionary look-up, no
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
+@functools.lru_cache(maxsize=16384)  # a member file names the same organisations again and again
 def _key(text: str, limit: int = 63) -> str:
     """The slug a name is looked up and created by (cut to the column's length)."""
     return slugify(text)[:limit].strip("-")

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailer.db.bulk import bulk_insert, one_of
 from mailer.db.models import (
     Subscriber,
     SubscriberStatus,
@@ -186,6 +187,7 @@ def _store(
     moment: dt.datetime,
     consent_source: str,
 ) -> None:
+    connection = session.connection()
     emails = [row.email for row in rows]
     existing = {
         record.email: record
@@ -193,7 +195,7 @@ def _store(
             select(
                 Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.attributes,
                 *(getattr(Subscriber, name) for name in _PROFILE),
-            ).where(Subscriber.email.in_(emails))
+            ).where(one_of(connection, Subscriber.email, emails))
         )
     }  # fmt: skip
     ids = [record.id for record in existing.values()]
@@ -202,13 +204,13 @@ def _store(
     if ids:
         for subscriber_id, tag in session.execute(
             select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
-                SubscriberTag.subscriber_id.in_(ids)
+                one_of(connection, SubscriberTag.subscriber_id, ids)
             )
         ):
             tags.setdefault(subscriber_id, set()).add(tag)
         for subscriber_id, list_id, status in session.execute(
             select(Subscription.subscriber_id, Subscription.list_id, Subscription.status).where(
-                Subscription.subscriber_id.in_(ids)
+                one_of(connection, Subscription.subscriber_id, ids)
             )
         ):
             subscriptions.setdefault(subscriber_id, {})[list_id] = str(status)
@@ -216,14 +218,16 @@ def _store(
     suppressed = {
         hashes[h]
         for h in session.scalars(
-            select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
+            select(Suppression.email_hash).where(
+                one_of(connection, Suppression.email_hash, list(hashes))
+            )
         )
     }
 
     new_rows: list[SubscriberRow] = []
     updates: list[dict[str, object]] = []
-    new_tags: list[dict[str, object]] = []
-    new_subscriptions: list[dict[str, object]] = []
+    new_tags: list[tuple[int, str]] = []
+    new_subscriptions: list[tuple[object, ...]] = []
     confirmations: list[dict[str, object]] = []
     for row in rows:
         record = existing.get(row.email)
@@ -245,7 +249,7 @@ def _store(
             report.updated += 1
             if changes:
                 updates.append({"b_id": record.id, **_profile(record, changes)})
-            new_tags.extend({"subscriber_id": record.id, "tag": t} for t in sorted(added_tags))
+            new_tags.extend((record.id, tag) for tag in sorted(added_tags))
         if record.status != SubscriberStatus.ACTIVE or row.email in suppressed:
             if row.lists:
                 _refuse(row, f"the subscriber is {record.status}: not re-subscribed", report,
@@ -271,23 +275,25 @@ def _store(
             else:
                 report.unchanged += 1
 
-    # Core statements on the session's connection: the ORM's bulk path (and RETURNING, which
-    # SQLite can only honour row by row) costs more than the rest of the import together.
-    connection = session.connection()
+    # Core statements and bulk inserts on the session's connection: the ORM's bulk path (and
+    # RETURNING, which SQLite honours only row by row) costs more than the rest of the import.
     if new_rows:
-        connection.execute(
-            insert(subscriber_table), [_new_subscriber(row, moment) for row in new_rows]
+        bulk_insert(
+            connection,
+            subscriber_table,
+            _NEW_SUBSCRIBER_COLUMNS,
+            [_new_subscriber(row) for row in new_rows],
         )
         new_ids = dict(
             connection.execute(
                 select(Subscriber.email, Subscriber.id).where(
-                    Subscriber.email.in_([row.email for row in new_rows])
+                    one_of(connection, Subscriber.email, [row.email for row in new_rows])
                 )
             ).all()
         )
         for row in new_rows:
             subscriber_id = new_ids[row.email]
-            new_tags.extend({"subscriber_id": subscriber_id, "tag": t} for t in sorted(row.tags))
+            new_tags.extend((subscriber_id, tag) for tag in sorted(row.tags))
             new_subscriptions.extend(
                 _subscription(subscriber_id, lid, moment, consent_source)
                 for lid in sorted(row.lists)
@@ -302,10 +308,8 @@ def _store(
             .values(updated_at=moment),
             updates,
         )
-    if new_tags:
-        connection.execute(insert(tag_table), new_tags)
-    if new_subscriptions:
-        connection.execute(insert(subscription_table), new_subscriptions)
+    bulk_insert(connection, tag_table, ("subscriber_id", "tag"), new_tags)
+    bulk_insert(connection, subscription_table, _SUBSCRIPTION_COLUMNS, new_subscriptions)
     if confirmations:
         table = subscription_table
         connection.execute(
@@ -359,21 +363,20 @@ def _profile(record: object, changes: dict[str, object]) -> dict[str, object]:
     return profile
 
 
-def _new_subscriber(row: SubscriberRow, moment: dt.datetime) -> dict[str, object]:
-    values: dict[str, object] = {name: getattr(row, name) for name in _PROFILE}
-    # created_at / updated_at come from the server default: one conversion less per row.
-    values.update(email=row.email, attributes=row.attributes, status=SubscriberStatus.ACTIVE.value)
-    return values
+_ACTIVE = SubscriberStatus.ACTIVE.value
+_CONFIRMED = SubscriptionStatus.CONFIRMED.value
+_NEW_SUBSCRIBER_COLUMNS = (*_PROFILE, "email", "attributes", "status")
+_SUBSCRIPTION_COLUMNS = (
+    "subscriber_id", "list_id", "status", "consent_at", "consent_source", "consent_ip",
+)  # fmt: skip
+
+
+def _new_subscriber(row: SubscriberRow) -> tuple[object, ...]:
+    # created_at / updated_at come from the server default.
+    return (*(getattr(row, name) for name in _PROFILE), row.email, row.attributes, _ACTIVE)
 
 
 def _subscription(
     subscriber_id: int, list_id: int, moment: dt.datetime, source: str
-) -> dict[str, object]:
-    return {
-        "subscriber_id": subscriber_id,
-        "list_id": list_id,
-        "status": SubscriptionStatus.CONFIRMED.value,
-        "consent_at": moment,
-        "consent_source": source,
-        "consent_ip": "",
-    }
+) -> tuple[object, ...]:
+    return (subscriber_id, list_id, _CONFIRMED, moment, source, "")

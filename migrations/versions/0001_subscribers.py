@@ -164,10 +164,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_subscriber_province_language", "subscriber", ["province", "language"], unique=False
     )
-    op.create_index(op.f("ix_subscriber_region"), "subscriber", ["region"], unique=False)
     op.create_index(op.f("ix_subscriber_role"), "subscriber", ["role"], unique=False)
     op.create_index(op.f("ix_subscriber_sector"), "subscriber", ["sector"], unique=False)
-    op.create_index(op.f("ix_subscriber_status"), "subscriber", ["status"], unique=False)
     op.create_table(
         "subscriber_tag",
         sa.Column(
@@ -241,10 +239,8 @@ def downgrade() -> None:
     op.drop_table("subscription")
     op.drop_index("ix_subscriber_tag_tag_subscriber", table_name="subscriber_tag")
     op.drop_table("subscriber_tag")
-    op.drop_index(op.f("ix_subscriber_status"), table_name="subscriber")
     op.drop_index(op.f("ix_subscriber_sector"), table_name="subscriber")
     op.drop_index(op.f("ix_subscriber_role"), table_name="subscriber")
-    op.drop_index(op.f("ix_subscriber_region"), table_name="subscriber")
     op.drop_index("ix_subscriber_province_language", table_name="subscriber")
     op.drop_index(op.f("ix_subscriber_organisation_id"), table_name="subscriber")
     op.drop_index(op.f("ix_subscriber_language"), table_name="subscriber")
