@@ -12,23 +12,39 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.types import JSON
 
 __all__ = ["bulk_insert", "one_of"]
 
 
 def one_of(connection: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """`column IN (values)` for a batch of thousands of values.
+    """`column IN (values)` for a batch of thousands of values, as one parameter.
 
-    On PostgreSQL it is `column = ANY(:array)`, one parameter: an IN list of 5,000 parameters
-    costs more to send, parse and plan than the look-up itself.
+    `column = ANY(:array)` on PostgreSQL, `column IN (SELECT value FROM json_each(:json))` on
+    SQLite: an IN list of 5,000 parameters costs more to build, send and plan than the look-up.
     """
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
         array = bindparam(None, list(values), type_=ARRAY(column.type))
         return column == any_(array)  # type: ignore[no-any-return]
+    if connection.dialect.name == "sqlite":  # one JSON parameter, unpacked by SQLite itself
+        unpacked: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, json.dumps(list(values)), type_=String()))
+        )
+        return column.in_(unpacked)  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 
 

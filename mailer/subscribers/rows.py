@@ -139,6 +139,9 @@ def split_multi(value: str) -> list[str]:
     """`a; b;;c` → ['a', 'b', 'c'] (tags and lists cells; `,` and `|` also accepted)."""
     if not value:
         return []
+    if ";" not in value and "," not in value and "|" not in value:  # the usual single value
+        value = value.strip()
+        return [value] if value else []
     return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
 
 
