@@ -10,6 +10,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -73,19 +74,23 @@ def add_federation(session: Session, slug: str, name: str) -> FederationInfo:
     return FederationInfo(slug=slug, name=name, organisations=0, subscribers=0)
 
 
+def _active_subscribers_by(session: Session, column: Any) -> dict[int | None, int]:
+    """Active subscribers counted per value of `column` (a federation or organisation id)."""
+    query = (
+        select(column, func.count())
+        .where(Subscriber.status == SubscriberStatus.ACTIVE)
+        .group_by(column)
+    )
+    return dict(session.execute(query).all())
+
+
 def list_federations(session: Session) -> list[FederationInfo]:
     organisations = dict(
         session.execute(
             select(Organisation.federation_id, func.count()).group_by(Organisation.federation_id)
         ).all()
     )
-    subscribers = dict(
-        session.execute(
-            select(Subscriber.federation_id, func.count())
-            .where(Subscriber.status == SubscriberStatus.ACTIVE)
-            .group_by(Subscriber.federation_id)
-        ).all()
-    )
+    subscribers = _active_subscribers_by(session, Subscriber.federation_id)
     return [
         FederationInfo(f.slug, f.name, organisations.get(f.id, 0), subscribers.get(f.id, 0))
         for f in session.scalars(select(Federation).order_by(Federation.slug))
@@ -103,13 +108,7 @@ def list_organisations(session: Session, federation: str | None = None) -> list[
         if fed is None:
             raise NotFound(f"no federation {federation!r} (see `mailer federations list`)")
         query = query.where(Organisation.federation_id == fed)
-    counts = dict(
-        session.execute(
-            select(Subscriber.organisation_id, func.count())
-            .where(Subscriber.status == SubscriberStatus.ACTIVE)
-            .group_by(Subscriber.organisation_id)
-        ).all()
-    )
+    counts = _active_subscribers_by(session, Subscriber.organisation_id)
     return [
         OrganisationInfo(
             slug=org.slug,
