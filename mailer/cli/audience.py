@@ -227,7 +227,10 @@ def subscribers_import(
         list_slug=list_slug, strict=strict, dry_run=dry_run, create_missing=create_missing
     )
     sessions = ctx.services.database.sessions
-    with _rejects_writer(rejects_path, source) as on_problem, _progress(source) as advance:
+    with (
+        _rejects_writer(rejects_path, source) as on_problem,
+        _progress("importing", source.rows) as advance,
+    ):
         report = import_subscribers(
             sessions, source, options, on_problem=on_problem, on_progress=advance
         )
@@ -246,13 +249,17 @@ def subscribers_export(
     ctx: Context, /, segment: str | None, out: Path | None, delimiter: str, **options: Any
 ) -> None:
     """Export subscribers (all active ones, a segment, or filter flags) as CSV."""
-    with ctx.session() as session:
+    with ctx.session() as session, _progress("exporting", None) as advance:
         filter_ = _resolve_filter(session, segment, options)
         if out is None:
-            count = export_subscribers(session, filter_, sys.stdout, delimiter=delimiter)
+            count = export_subscribers(
+                session, filter_, sys.stdout, delimiter=delimiter, on_progress=advance
+            )
         else:
             with _open_for_writing(out) as stream:
-                count = export_subscribers(session, filter_, stream, delimiter=delimiter)
+                count = export_subscribers(
+                    session, filter_, stream, delimiter=delimiter, on_progress=advance
+                )
     console(stderr=True).print(f"Exported {count} subscriber(s).")
 
 
@@ -418,13 +425,21 @@ def _open_for_writing(path: Path) -> TextIO:
 
 
 @contextmanager
-def _progress(source: CsvSource) -> Iterator[Callable[[int], None]]:
+def _progress(what: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A progress bar on stderr (so that an export to stdout stays clean); call it with
+    (done) or (done, total)."""
     with Progress(
-        TextColumn("[bold]importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console(stderr=True), transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("rows", total=source.rows)
-        yield lambda done: progress.update(task, completed=done)
+        task = progress.add_task(what, total=total)
+
+        def advance(done: int, new_total: int | None = None) -> None:
+            if new_total is not None:
+                progress.update(task, total=new_total)
+            progress.update(task, completed=done)
+
+        yield advance
 
 
 def _summary(what: str, report: ImportReport, rejects: Path, dry_run: bool) -> None:

@@ -4,7 +4,7 @@ exporting and importing again changes nothing."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TextIO
 
 from sqlalchemy import select
@@ -22,7 +22,12 @@ _CHUNK = 1000
 
 
 def export_subscribers(
-    session: Session, filter_: Mapping[str, list[str]], out: TextIO, *, delimiter: str = ","
+    session: Session,
+    filter_: Mapping[str, list[str]],
+    out: TextIO,
+    *,
+    delimiter: str = ",",
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> int:
     """Write the subscribers selected by `filter_` to `out`; return how many were written."""
     directory = Directory.load(session)
@@ -34,11 +39,13 @@ def export_subscribers(
     extra = sorted(a for a in attribute_names if a not in COLUMNS)
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow([*COLUMNS, *extra])
+    selected = list(session.scalars(ids))  # ids only: the rows are read a chunk at a time
     written = 0
-    for chunk in _chunks(session.scalars(ids)):
+    for chunk in _chunks(selected):
         for row in _rows(session, directory, chunk, extra):
             writer.writerow(row)
             written += 1
+        on_progress(written, len(selected))
     return written
 
 
