@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailer import __version__
 from mailer.wiring import Services, build_services
 
-__all__ = ["Context", "cli", "console", "pass_context", "print_table", "session_scope"]
+__all__ = ["Context", "cli", "console", "pass_context", "print_table"]
 
 
 class Context:
@@ -54,12 +54,6 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[obje
 
 _NUMERIC = {"subscribers", "organisations", "count", "confirmed", "pending", "unsubscribed",
             "rows", "share"}  # fmt: skip
-
-
-@contextmanager
-def session_scope(ctx: Context) -> Iterator[Session]:
-    with ctx.session() as session:
-        yield session
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,7 +29,7 @@ from mailer.db.models import (
 from mailer.domain import ImportReport, RowProblem
 from mailer.errors import NotFound
 from mailer.subscribers.csvfile import CsvSource, open_csv
-from mailer.subscribers.directory import Directory, OrganisationRef
+from mailer.subscribers.directory import Directory
 from mailer.subscribers.emails import email_hash
 from mailer.subscribers.rows import (
     SUBSCRIBER_ALIASES,
@@ -89,7 +89,7 @@ def import_subscribers(
             if list_id is None:
                 raise NotFound(f"--list: no list {options.list_slug!r} (see `mailer lists list`)")
             extra_lists.append(list_id)
-        create = _creator(session, directory) if options.create_missing else None
+        create = session if options.create_missing else None
         batches = _batches(
             source, directory, extra_lists, create, report, on_problem, options.batch_size
         )
@@ -113,24 +113,11 @@ def import_subscribers(
     return report
 
 
-def _creator(
-    session: Session, directory: Directory
-) -> Callable[[str, str, int | None], int | OrganisationRef]:
-    def create(kind: str, text: str, federation_id: int | None) -> int | OrganisationRef:
-        if kind == "federation":
-            return directory.create_federation(session, text)
-        if kind == "organisation":
-            return directory.create_organisation(session, text, federation_id)
-        return directory.create_list(session, text)
-
-    return create
-
-
 def _batches(
     source: CsvSource,
     directory: Directory,
     extra_lists: list[int],
-    create: Callable[[str, str, int | None], int | OrganisationRef] | None,
+    create: Session | None,
     report: ImportReport,
     on_problem: Callable[[RowProblem], None],
     size: int,
@@ -142,7 +129,7 @@ def _batches(
         report.rows += 1
         try:
             values = _values(source.columns, fields, width)
-            row = parse_row(line, values, directory, extra_lists=extra_lists, create=create)
+            row = parse_row(line, values, directory, extra_lists=extra_lists, create_in=create)
         except RowRejected as exc:
             report.rejected += 1
             on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))

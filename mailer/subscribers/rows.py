@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailer.subscribers.csvfile import column_key
 from mailer.subscribers.directory import Directory, OrganisationRef, slugify
 from mailer.subscribers.emails import normalise_email
 from mailer.subscribers.geography import Location, LocationError, resolve_location
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "COLUMNS",
@@ -167,10 +171,10 @@ def parse_row(
     directory: Directory,
     *,
     extra_lists: Sequence[int] = (),
-    create: Callable[[str, str, int | None], int | OrganisationRef] | None = None,
+    create_in: Session | None = None,
 ) -> SubscriberRow:
-    """Validate one row. `create(kind, text, federation_id)` makes a missing reference
-    (with --create-missing); without it an unknown reference rejects the row."""
+    """Validate one row. With `create_in` (--create-missing) an unknown federation,
+    organisation or list is created in that session; without it the row is rejected."""
     email = normalise_email(values.get("email", ""))
     if email is None:
         raw = values.get("email", "").strip()
@@ -199,10 +203,10 @@ def parse_row(
     if federation_text:
         fed = directory.federation(federation_text)
         if fed is None:
-            if create is None:
+            if create_in is None:
                 raise RowRejected("federation", f"unknown federation {federation_text!r}")
             _check_new_name("federation", federation_text)
-            fed = int(create("federation", federation_text, None))  # type: ignore[arg-type]
+            fed = directory.create_federation(create_in, federation_text)
         row.federation_id = fed
 
     organisation_text = " ".join(values.get("organisation", "").split())
@@ -210,13 +214,10 @@ def parse_row(
     if organisation_text:
         org = directory.organisation(organisation_text)
         if org is None:
-            if create is None:
+            if create_in is None:
                 raise RowRejected("organisation", f"unknown organisation {organisation_text!r}")
             _check_new_name("organisation", organisation_text)
-            made = create("organisation", organisation_text, row.federation_id)
-            if not isinstance(made, OrganisationRef):
-                raise TypeError("create('organisation', …) must return an OrganisationRef")
-            org = made
+            org = directory.create_organisation(create_in, organisation_text, row.federation_id)
         row.organisation_id = org.id
         if org.federation_id is not None:
             if row.federation_id is not None and row.federation_id != org.federation_id:
@@ -253,10 +254,10 @@ def parse_row(
     for text in split_multi(values.get("lists", "")):
         list_id = directory.mailing_list(text)
         if list_id is None:
-            if create is None:
+            if create_in is None:
                 raise RowRejected("lists", f"unknown list {text!r}")
             _check_new_name("lists", text)
-            list_id = int(create("list", text, None))  # type: ignore[arg-type]
+            list_id = directory.create_list(create_in, text)
         row.lists.add(list_id)
     row.lists.update(extra_lists)
     row.attributes = {
