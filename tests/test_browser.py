@@ -138,3 +138,26 @@ def test_clicking_a_toc_link_scrolls_to_its_target(
     assert target is not None, f"{href} points to no element"
     assert target["scrollY"] > 0
     assert abs(target["top"]) < 5, target
+
+
+OTHER_ISSUES = ("nl-sample.md", "stress-en.md")  # images, long words and URLs, nested lists
+
+
+@pytest.mark.parametrize("name", OTHER_ISSUES)
+def test_other_issues_fit_a_phone(
+    browser: Any, services: Services, tmp_path: Path, name: str
+) -> None:
+    """A full-width image (a 552 px width attribute for Outlook) or an unbreakable word must
+    not widen the layout past a 375 px phone screen."""
+    issue = Path(__file__).parent / "issues" / name
+    report = render_to_directory(
+        issue, tmp_path, config=services.config, templates=services.templates
+    )
+    assert not report.failed, [c for c in report.checks if c.status.value != "ok"]
+    with open_page(browser, tmp_path / "index.html", 375) as page:
+        scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => i.getBoundingClientRect().width)"
+        )
+    assert scroll_width <= 375
+    assert all(0 < width <= 375 for width in images), images
