@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import jinja2
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from mailer.config import Config, load_config
-from mailer.db.engine import make_engine, make_sessionmaker
-from mailer.db.migrate import require_head
-from mailer.render.templates import make_environment
 from mailer.resources import templates_dir
+
+if TYPE_CHECKING:
+    import jinja2
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database", "Services", "build_services", "open_database"]
 
@@ -26,6 +25,10 @@ class Database:
 
 def open_database(config: Config, *, check_schema: bool = True) -> Database:
     """An engine and session factory for `config.database.url`, checked to be up to date."""
+    # Imported here: commands that never touch the database do not load SQLAlchemy.
+    from mailer.db.engine import make_engine, make_sessionmaker
+    from mailer.db.migrate import require_head
+
     engine = make_engine(config.database.url)
     if check_schema:
         require_head(engine)
@@ -48,5 +51,7 @@ class Services:
 
 
 def build_services(config_path: Path | None = None) -> Services:
+    from mailer.render.templates import make_environment
+
     config = load_config(config_path)
     return Services(config=config, templates=make_environment(templates_dir()))

@@ -16,24 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mailer.cli.base import Context, cli, console, pass_context, print_table
 from mailer.domain import ImportReport, RowProblem
 from mailer.errors import FilterError, OutputFileError
-from mailer.subscribers import directory as directory_service
 from mailer.subscribers.csvfile import CsvSource
-from mailer.subscribers.export import export_subscribers
+from mailer.subscribers.filter_keys import BREAKDOWNS, FILTER_KEYS
 from mailer.subscribers.geography import Location, describe
-from mailer.subscribers.importer import ImportOptions, import_subscribers, read_subscriber_file
-from mailer.subscribers.organisations import import_organisations, read_organisation_file
-from mailer.subscribers.privacy import forget_subscriber, show_subscriber
-from mailer.subscribers.segments import (
-    BREAKDOWNS,
-    FILTER_KEYS,
-    count_segment,
-    create_segment,
-    delete_segment,
-    describe_filter,
-    get_segment,
-    list_segments,
-    normalise_filter,
-)
+
+# The services (and SQLAlchemy with them) are imported inside the commands that use them, so
+# that `mailer --help` or `mailer render` do not pay for them at start-up.
 
 F = Callable[..., Any]
 
@@ -70,6 +58,8 @@ def federations() -> None:
 @pass_context
 def federations_add(ctx: Context, slug: str, name: str) -> None:
     """Add the federation SLUG (lower-case letters, digits, '-') called NAME."""
+    from mailer.subscribers import directory as directory_service
+
     with ctx.session() as session:
         info = directory_service.add_federation(session, slug, name)
     console().print(f"Added federation [bold]{info.slug}[/bold]: {info.name}")
@@ -79,6 +69,8 @@ def federations_add(ctx: Context, slug: str, name: str) -> None:
 @pass_context
 def federations_list(ctx: Context) -> None:
     """List the federations with their organisations and active subscribers."""
+    from mailer.subscribers import directory as directory_service
+
     with ctx.session() as session:
         items = directory_service.list_federations(session)
     print_table(
@@ -110,6 +102,8 @@ def organisations_import(
 ) -> None:  # fmt: skip
     """Import organisations from FILE.csv (name, federation, sector, region, province,
     arrondissement, size_band)."""
+    from mailer.subscribers.organisations import import_organisations, read_organisation_file
+
     source = read_organisation_file(file)
     with _rejects_writer(rejects or Path(f"{file.stem}.rejects.csv"), source) as on_problem:
         session = ctx.services.database.sessions()
@@ -133,6 +127,8 @@ def organisations_import(
 @pass_context
 def organisations_list(ctx: Context, federation: str | None) -> None:
     """List the member organisations."""
+    from mailer.subscribers import directory as directory_service
+
     with ctx.session() as session:
         items = directory_service.list_organisations(session, federation)
     rows = []
@@ -164,6 +160,8 @@ def lists_group() -> None:
 @pass_context
 def lists_create(ctx: Context, slug: str, name: str, double_opt_in: bool) -> None:
     """Create the list SLUG called NAME."""
+    from mailer.subscribers import directory as directory_service
+
     with ctx.session() as session:
         info = directory_service.create_list(session, slug, name, double_opt_in=double_opt_in)
     mode = "double opt-in" if info.double_opt_in else "single opt-in"
@@ -174,6 +172,8 @@ def lists_create(ctx: Context, slug: str, name: str, double_opt_in: bool) -> Non
 @pass_context
 def lists_list(ctx: Context) -> None:
     """List the mailing lists and their subscriptions."""
+    from mailer.subscribers import directory as directory_service
+
     with ctx.session() as session:
         items = directory_service.list_lists(session)
     print_table(
@@ -221,6 +221,8 @@ def subscribers_import(
     sector, region, province, arrondissement, role, tags (;-separated), lists (;-separated
     slugs); other columns become attributes. UTF-8 or Windows-1252, ',' or ';'.
     """
+    from mailer.subscribers.importer import ImportOptions, import_subscribers, read_subscriber_file
+
     source = read_subscriber_file(file)
     rejects_path = rejects or Path(f"{file.stem}.rejects.csv")
     options = ImportOptions(
@@ -249,6 +251,8 @@ def subscribers_export(
     ctx: Context, /, segment: str | None, out: Path | None, delimiter: str, **options: Any
 ) -> None:
     """Export subscribers (all active ones, a segment, or filter flags) as CSV."""
+    from mailer.subscribers.export import export_subscribers
+
     with ctx.session() as session, _progress("exporting", None) as advance:
         filter_ = _resolve_filter(session, segment, options)
         if out is None:
@@ -268,6 +272,8 @@ def subscribers_export(
 @pass_context
 def subscribers_show(ctx: Context, email: str) -> None:
     """Print everything stored about EMAIL as JSON."""
+    from mailer.subscribers.privacy import show_subscriber
+
     with ctx.session() as session:
         data = show_subscriber(session, email)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -279,6 +285,8 @@ def subscribers_show(ctx: Context, email: str) -> None:
 @pass_context
 def subscribers_forget(ctx: Context, email: str, yes: bool) -> None:
     """Erase EMAIL's personal data; keep only a hash so it is never mailed again."""
+    from mailer.subscribers.privacy import forget_subscriber
+
     if not yes:
         click.confirm(f"Erase everything about {email}? This cannot be undone", abort=True)
     with ctx.session() as session:
@@ -303,6 +311,8 @@ def segments() -> None:
 @pass_context
 def segments_create(ctx: Context, /, name: str, **options: Any) -> None:
     """Save the filter flags as segment NAME."""
+    from mailer.subscribers.segments import create_segment, describe_filter, normalise_filter
+
     with ctx.session() as session:
         filter_ = normalise_filter(session, raw_filter(options))
         info = create_segment(session, name, filter_)
@@ -316,6 +326,8 @@ def segments_create(ctx: Context, /, name: str, **options: Any) -> None:
 @pass_context
 def segments_list(ctx: Context) -> None:
     """List the saved segments with their current counts."""
+    from mailer.subscribers.segments import describe_filter, list_segments
+
     with ctx.session() as session:
         items = list_segments(session)
     print_table(
@@ -333,6 +345,8 @@ def segments_list(ctx: Context) -> None:
 @pass_context
 def segments_delete(ctx: Context, name: str) -> None:
     """Delete the saved segment NAME (subscribers are not touched)."""
+    from mailer.subscribers.segments import delete_segment
+
     with ctx.session() as session:
         delete_segment(session, name)
     console().print(f"Deleted segment [bold]{name}[/bold].")
@@ -343,6 +357,8 @@ def segments_delete(ctx: Context, name: str) -> None:
 @pass_context
 def segments_show(ctx: Context, name: str) -> None:
     """Show a segment's filter (as JSON) and its current count."""
+    from mailer.subscribers.segments import get_segment
+
     with ctx.session() as session:
         info = get_segment(session, name)
     click.echo(json.dumps({"name": info.name, "filter": info.filter, "count": info.count},
@@ -356,6 +372,8 @@ def segments_show(ctx: Context, name: str) -> None:
 @pass_context
 def segments_count(ctx: Context, /, name: str | None, by: str | None, **options: Any) -> None:
     """Count a saved segment NAME, or the subscribers the filter flags select."""
+    from mailer.subscribers.segments import count_segment, describe_filter
+
     with ctx.session() as session:
         filter_ = _resolve_filter(session, name, options)
         result = count_segment(session, filter_, by)
@@ -373,6 +391,8 @@ def segments_count(ctx: Context, /, name: str | None, by: str | None, **options:
 def _resolve_filter(
     session: Any, segment: str | None, options: dict[str, Any]
 ) -> dict[str, list[str]]:
+    from mailer.subscribers.segments import get_segment, normalise_filter
+
     flags = raw_filter(options)
     if segment and flags:
         raise FilterError("--segment", "give either a segment or filter flags, not both")

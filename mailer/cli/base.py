@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from mailer import __version__
-from mailer.wiring import Services, build_services
+
+if TYPE_CHECKING:  # the wiring (SQLAlchemy, Jinja2…) is imported when a command needs it
+    from sqlalchemy.orm import Session
+
+    from mailer.wiring import Services
 
 __all__ = ["Context", "cli", "console", "pass_context", "print_table"]
 
@@ -26,6 +30,8 @@ class Context:
     @property
     def services(self) -> Services:
         if self._services is None:
+            from mailer.wiring import build_services
+
             self._services = build_services(self.config_path)
         return self._services
 

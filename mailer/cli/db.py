@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from mailer.cli.base import Context, cli, console, pass_context
-from mailer.db.engine import make_engine
-from mailer.db.migrate import current_revision, head_revision, upgrade
 
 
 @cli.group("db")
@@ -18,6 +16,9 @@ def db_group() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Create the tables, or bring an existing database up to this version."""
+    from mailer.db.engine import make_engine
+    from mailer.db.migrate import upgrade
+
     engine = make_engine(ctx.services.config.database.url)
     with console().status("Upgrading the database …"):
         before, after = upgrade(engine)
@@ -32,6 +33,9 @@ def db_upgrade(ctx: Context) -> None:
 @pass_context
 def db_status(ctx: Context) -> None:
     """Show the database's revision and the one this version needs."""
+    from mailer.db.engine import make_engine
+    from mailer.db.migrate import current_revision, head_revision
+
     engine = make_engine(ctx.services.config.database.url)
     current, head = current_revision(engine), head_revision()
     where = engine.url.render_as_string(hide_password=True)

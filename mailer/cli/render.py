@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from mailer.cli.base import Context, cli, console, pass_context
-from mailer.render.checks import Status
-from mailer.render.preview import RenderReport, render_to_directory
 from mailer.resources import example_issue
 
-_STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+if TYPE_CHECKING:  # the render stack (MJML, premailer, lxml) is imported when used
+    from mailer.render.preview import RenderReport
+
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 @cli.command()
@@ -57,6 +59,9 @@ def demo(ctx: Context, out_dir: Path) -> None:
 
 
 def render_and_report(ctx: Context, issue: Path, out_dir: Path) -> RenderReport:
+    from mailer.render.checks import Status
+    from mailer.render.preview import render_to_directory
+
     out = console()
     with out.status(f"Rendering {issue} …"):
         report = render_to_directory(
@@ -67,7 +72,7 @@ def render_and_report(ctx: Context, issue: Path, out_dir: Path) -> RenderReport:
     table.add_column("result")
     table.add_column("detail")
     for result in report.checks:
-        style = _STATUS_STYLE[result.status]
+        style = _STATUS_STYLE[result.status.value]
         table.add_row(result.name, f"[{style}]{result.status.value}[/{style}]", result.detail)
     out.print(table)
     for name, size in report.files:

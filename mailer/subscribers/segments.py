@@ -29,6 +29,7 @@ from mailer.db.models import (
 )
 from mailer.errors import Conflict, FilterError, NotFound
 from mailer.subscribers.directory import Directory
+from mailer.subscribers.filter_keys import BREAKDOWNS, FILTER_KEYS
 from mailer.subscribers.geography import (
     Location,
     describe,
@@ -55,14 +56,6 @@ __all__ = [
 ]
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
-FILTER_KEYS = (
-    "federation", "organisation", "sector", "region", "province", "arrondissement",
-    "language", "role", "tag", "list",
-)  # fmt: skip
-BREAKDOWNS = (
-    "federation", "organisation", "sector", "region", "province", "arrondissement",
-    "language", "role", "tag", "list",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
