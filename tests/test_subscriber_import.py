@@ -1218,3 +1218,24 @@ def test_no_deprecated_sqlalchemy_api(database: Database, tmp_path: Path) -> Non
         with database.sessions() as session:
             export_subscribers(session, {}, io.StringIO())
             show_subscriber(session, "a@example.be")
+
+
+def test_organisation_import_checks_the_federations_it_creates(
+    database: Database, tmp_path: Path
+) -> None:
+    """The same name checks as the subscriber import: a federation with no letter or digit,
+    or a name too long for its column, is a rejected row, never a database error."""
+    path = _file(
+        tmp_path,
+        "orgs.csv",
+        "name;federation\nGood;New federation\nBad;???\nLong;" + "x" * 201 + "\nGood;\n",
+    )
+    problems: list[RowProblem] = []
+    with database.sessions.begin() as session:
+        report = import_organisations(
+            session, read_organisation_file(path), create_missing=True, on_problem=problems.append
+        )
+    assert (report.inserted, report.unchanged, report.rejected) == (1, 1, 2)
+    assert [(p.line, p.column) for p in problems] == [(3, "federation"), (4, "federation")]
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Federation)) == 1

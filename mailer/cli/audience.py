@@ -105,7 +105,8 @@ def organisations_import(
     from mailer.subscribers.organisations import import_organisations, read_organisation_file
 
     source = read_organisation_file(file)
-    with _rejects_writer(rejects or Path(f"{file.stem}.rejects.csv"), source) as on_problem:
+    rejects_path = rejects or Path(f"{file.stem}.rejects.csv")
+    with _rejects_writer(rejects_path, source) as on_problem:
         session = ctx.services.database.sessions()
         try:
             report = import_organisations(
@@ -118,7 +119,7 @@ def organisations_import(
                 session.commit()
         finally:
             session.close()
-    _summary("organisations", report, rejects or Path(f"{file.stem}.rejects.csv"), dry_run)
+    _summary("organisations", report, rejects_path, dry_run)
     _exit_for(report)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "list_federations",
     "list_lists",
     "list_organisations",
+    "name_key",
     "slugify",
     "validate_slug",
 ]
@@ -48,7 +49,7 @@ def slugify(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=16384)  # a member file names the same organisations again and again
-def _key(text: str, limit: int = 63) -> str:
+def name_key(text: str, limit: int = 63) -> str:
     """The slug a name is looked up and created by (cut to the column's length)."""
     return slugify(text)[:limit].strip("-")
 
@@ -189,7 +190,7 @@ class Directory:
         for fed_id, slug, name in session.execute(
             select(Federation.id, Federation.slug, Federation.name)
         ):
-            directory.federations.setdefault(_key(name), fed_id)
+            directory.federations.setdefault(name_key(name), fed_id)
             directory.federations[slug] = fed_id  # a slug wins over another one's name
             directory.federation_slugs[fed_id] = slug
         for org in session.scalars(select(Organisation)):
@@ -209,16 +210,16 @@ class Directory:
         return ref
 
     def federation(self, text: str) -> int | None:
-        return self.federations.get(_key(text))
+        return self.federations.get(name_key(text))
 
     def organisation(self, text: str) -> OrganisationRef | None:
-        return self.organisations.get(_key(text, 200))
+        return self.organisations.get(name_key(text, 200))
 
     def mailing_list(self, text: str) -> int | None:
-        return self.lists.get(text.strip().lower()) or self.lists.get(_key(text))
+        return self.lists.get(text.strip().lower()) or self.lists.get(name_key(text))
 
     def create_federation(self, session: Session, text: str) -> int:
-        slug = _key(text)
+        slug = name_key(text)
         fed = Federation(slug=slug, name=text.strip()[:200])
         session.add(fed)
         session.flush()
@@ -231,7 +232,7 @@ class Directory:
         self, session: Session, text: str, federation_id: int | None
     ) -> OrganisationRef:
         org = Organisation(
-            slug=_key(text, 200), name=text.strip()[:200], federation_id=federation_id
+            slug=name_key(text, 200), name=text.strip()[:200], federation_id=federation_id
         )
         session.add(org)
         session.flush()
@@ -239,7 +240,7 @@ class Directory:
         return self.remember_organisation(org)
 
     def create_list(self, session: Session, text: str) -> int:
-        slug = _key(text)
+        slug = name_key(text)
         item = MailingList(slug=slug, name=text.strip()[:200], double_opt_in=False)
         session.add(item)
         session.flush()

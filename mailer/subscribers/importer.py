@@ -37,6 +37,7 @@ from mailer.subscribers.rows import (
     SubscriberRow,
     federation_conflict,
     parse_row,
+    row_values,
 )
 
 __all__ = ["ImportOptions", "import_subscribers", "read_subscriber_file"]
@@ -123,12 +124,11 @@ def _batches(
     size: int,
 ) -> Iterator[list[SubscriberRow]]:
     """Valid rows in batches, duplicates within a batch folded into the first occurrence."""
-    width = len(source.columns)
     batch: dict[str, SubscriberRow] = {}
     for line, fields in source.records():
         report.rows += 1
         try:
-            values = _values(source.columns, fields, width)
+            values = row_values(source.columns, fields)
             row = parse_row(line, values, directory, extra_lists=extra_lists, create_in=create)
         except RowRejected as exc:
             report.rejected += 1
@@ -151,18 +151,6 @@ def _batches(
             batch = {}
     if batch:
         yield list(batch.values())
-
-
-def _values(columns: tuple[str, ...], fields: list[str], width: int) -> dict[str, str]:
-    if len(fields) != width:
-        # Excel pads rows with empty cells: trailing empty fields are not an error.
-        if len(fields) > width and not any(f.strip() for f in fields[width:]):
-            fields = fields[:width]
-        else:
-            raise RowRejected(
-                "(row)", f"expected {width} columns like the header, found {len(fields)}"
-            )
-    return {name: value for name, value in zip(columns, fields, strict=True) if name}
 
 
 def _store(

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db.models import Organisation
 from mailer.domain import ImportReport, RowProblem
 from mailer.subscribers.csvfile import CsvSource, open_csv
-from mailer.subscribers.directory import Directory, slugify
-from mailer.subscribers.geography import LocationError, resolve_location
-from mailer.subscribers.rows import RowRejected
+from mailer.subscribers.directory import Directory, name_key, slugify
+from mailer.subscribers.rows import RowRejected, check_new_name, row_location, row_values
 
 __all__ = ["ORGANISATION_ALIASES", "import_organisations", "read_organisation_file"]
 
@@ -40,28 +38,24 @@ def import_organisations(
     """Insert or update organisations; the caller commits (or rolls back for --dry-run)."""
     report = ImportReport()
     directory = Directory.load(session)
-    width = len(source.columns)
     for line, fields in source.records():
         report.rows += 1
         try:
-            if len(fields) < width or any(f.strip() for f in fields[width:]):
-                raise RowRejected("(row)", f"expected {width} columns, found {len(fields)}")
-            values = {k: v.strip() for k, v in zip(source.columns, fields, strict=False) if k}
-            values_for_row = _validate(values, directory, session, create_missing)
+            values = {k: v.strip() for k, v in row_values(source.columns, fields).items()}
+            name, values_for_row = _validate(values, directory, session, create_missing)
         except RowRejected as exc:
             report.rejected += 1
             on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))
             continue
-        name = " ".join(values["name"].split())
-        slug = slugify(name)[:200].strip("-")
-        existing = session.scalar(select(Organisation).where(Organisation.slug == slug))
-        if existing is None:
-            org = Organisation(slug=slug, name=name, **values_for_row)
+        known = directory.organisation(name)  # also those inserted earlier in this file
+        if known is None:
+            org = Organisation(slug=name_key(name, 200), name=name, **values_for_row)
             session.add(org)
             session.flush()
             directory.remember_organisation(org)
             report.inserted += 1
             continue
+        existing = session.get_one(Organisation, known.id)
         changed = False
         for key, value in values_for_row.items():
             if value not in ("", None) and getattr(existing, key) != value:
@@ -78,7 +72,7 @@ def import_organisations(
 
 def _validate(
     values: dict[str, str], directory: Directory, session: Session, create_missing: bool
-) -> dict[str, object]:
+) -> tuple[str, dict[str, object]]:
     name = " ".join(values.get("name", "").split())
     if not name or not slugify(name):
         raise RowRejected("name", "no organisation name")
@@ -90,17 +84,15 @@ def _validate(
         if federation_id is None:
             if not create_missing:
                 raise RowRejected("federation", f"unknown federation {values['federation']!r}")
+            check_new_name("federation", values["federation"])
             federation_id = directory.create_federation(session, values["federation"])
-    try:
-        location = resolve_location(
-            values.get("region", ""), values.get("province", ""), values.get("arrondissement", "")
-        )
-    except LocationError as exc:
-        raise RowRejected(exc.field, str(exc)) from None
+    location = row_location(
+        values.get("region", ""), values.get("province", ""), values.get("arrondissement", "")
+    )
     for key, limit in (("sector", 100), ("size_band", 32)):
         if len(values.get(key, "")) > limit:
             raise RowRejected(key, f"longer than {limit} characters")
-    return {
+    return name, {
         "federation_id": federation_id,
         "sector": values.get("sector", ""),
         "region": location.region or "",

@@ -25,8 +25,11 @@ __all__ = [
     "SUBSCRIBER_ALIASES",
     "RowRejected",
     "SubscriberRow",
+    "check_new_name",
     "federation_conflict",
     "parse_row",
+    "row_location",
+    "row_values",
     "split_multi",
 ]
 
@@ -139,6 +142,20 @@ class RowRejected(ValueError):
         super().__init__(f"{column}: {reason}")
 
 
+def row_values(columns: tuple[str, ...], fields: list[str]) -> dict[str, str]:
+    """A record as {column: value}; a record with more or fewer fields than the header is
+    rejected, except for the empty cells Excel pads rows with."""
+    width = len(columns)
+    if len(fields) != width:
+        if len(fields) > width and not any(f.strip() for f in fields[width:]):
+            fields = fields[:width]
+        else:
+            raise RowRejected(
+                "(row)", f"expected {width} columns like the header, found {len(fields)}"
+            )
+    return {name: value for name, value in zip(columns, fields, strict=True) if name}
+
+
 def split_multi(value: str) -> list[str]:
     """`a; b;;c` → ['a', 'b', 'c'] (tags and lists cells; `,` and `|` also accepted)."""
     if not value:
@@ -149,7 +166,8 @@ def split_multi(value: str) -> list[str]:
     return [part.strip() for part in _SEPARATORS.split(value) if part.strip()]
 
 
-def _check_new_name(column: str, text: str) -> None:
+def check_new_name(column: str, text: str) -> None:
+    """A federation, organisation or list about to be created needs a usable name."""
     if len(text) > _NAME_LIMIT:
         raise RowRejected(column, f"a name longer than {_NAME_LIMIT} characters cannot be created")
     if not slugify(text):
@@ -157,7 +175,7 @@ def _check_new_name(column: str, text: str) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _location(region: str, province: str, arrondissement: str) -> Location:
+def row_location(region: str, province: str, arrondissement: str) -> Location:
     """Resolved once per distinct spelling: a member file repeats a few dozen places."""
     try:
         return resolve_location(region, province, arrondissement)
@@ -205,7 +223,7 @@ def parse_row(
         if fed is None:
             if create_in is None:
                 raise RowRejected("federation", f"unknown federation {federation_text!r}")
-            _check_new_name("federation", federation_text)
+            check_new_name("federation", federation_text)
             fed = directory.create_federation(create_in, federation_text)
         row.federation_id = fed
 
@@ -216,7 +234,7 @@ def parse_row(
         if org is None:
             if create_in is None:
                 raise RowRejected("organisation", f"unknown organisation {organisation_text!r}")
-            _check_new_name("organisation", organisation_text)
+            check_new_name("organisation", organisation_text)
             org = directory.create_organisation(create_in, organisation_text, row.federation_id)
         row.organisation_id = org.id
         if org.federation_id is not None:
@@ -229,7 +247,7 @@ def parse_row(
                 )
             row.federation_id = org.federation_id
 
-    location = _location(
+    location = row_location(
         values.get("region", "").strip(),
         values.get("province", "").strip(),
         values.get("arrondissement", "").strip(),
@@ -256,7 +274,7 @@ def parse_row(
         if list_id is None:
             if create_in is None:
                 raise RowRejected("lists", f"unknown list {text!r}")
-            _check_new_name("lists", text)
+            check_new_name("lists", text)
             list_id = directory.create_list(create_in, text)
         row.lists.add(list_id)
     row.lists.update(extra_lists)
