@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from mailer.issues.model import Event
+from mailer.issues.model import Article, Event
 
 __all__ = ["Labels", "labels_for"]
 
@@ -59,6 +59,12 @@ class Labels:
 
     def day_month(self, day: dt.date) -> str:
         return f"{day.day} {self.months[day.month - 1][:4].rstrip('.')}"
+
+    def article_label(self, article: Article) -> str:
+        """What stands above an article's title: its rubric, or an agenda item's date."""
+        if article.rubric:
+            return article.rubric
+        return self.short_date(article.event.date) if article.event else ""
 
     def event_when(self, event: Event) -> str:
         """'vendredi 21 février 2020, 9h–16h30', with the last day of a multi-day event."""

@@ -158,7 +158,7 @@ def _context(
                 "anchor": section.anchor,
                 "entries": [
                     {
-                        "label": _label(article, labels),
+                        "label": labels.article_label(article),
                         "title": writer.inlines(article.title),
                         "anchor": article.anchor,
                     }
@@ -186,18 +186,12 @@ def _context(
     }
 
 
-def _label(article: Article, labels: Labels) -> str:
-    if article.rubric:
-        return article.rubric
-    return labels.short_date(article.event.date) if article.event else ""
-
-
 def _item(item: Any, labels: Labels, writer: HtmlWriter) -> dict[str, Any]:
     if isinstance(item, Article):
         return {
             "kind": "article",
             "anchor": item.anchor,
-            "label": _label(item, labels),
+            "label": labels.article_label(item),
             "title": writer.inlines(item.title),
             "title_text": plain_text(item.title),
             "body": writer.blocks(item.body),

@@ -159,9 +159,7 @@ class TextWriter:
     def article(self, article: Article) -> list[str]:
         title = self.inlines(article.title)
         lines = []
-        label = article.rubric or (
-            self.labels.short_date(article.event.date) if article.event else ""
-        )
+        label = self.labels.article_label(article)
         if label:
             lines.append(label.upper())
         lines.extend(self.wrap(title))
@@ -202,9 +200,7 @@ def issue_text(
     for section in issue.sections:
         out.append(section.title.upper())
         for article in section.articles:
-            label = article.rubric or (
-                labels.short_date(article.event.date) if article.event else ""
-            )
+            label = labels.article_label(article)
             entry = (label + " — " if label else "") + plain_text(article.title)
             out.extend(writer.wrap(typography(entry), "      ", "  * "))
     if issue.intro:
