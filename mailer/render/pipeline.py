@@ -22,7 +22,7 @@ from premailer import Premailer
 
 from mailer.config import BrandConfig, SenderConfig
 from mailer.domain import PersonalLinks, Recipient
-from mailer.issues.model import Article, Event, Issue, Paragraph, Person, plain_text
+from mailer.issues.model import Article, Event, Issue, Person, plain_text
 from mailer.render.html import HtmlWriter
 from mailer.render.labels import Labels, labels_for
 from mailer.render.message import MessageTemplate, personal_values
@@ -202,9 +202,7 @@ def _item(item: Any, labels: Labels, writer: HtmlWriter) -> dict[str, Any]:
             "signatures": [_person(p) for p in item.signatures],
             "event": _event(item.event, labels, writer) if item.event else None,
         }
-    if isinstance(item, Paragraph):
-        return {"kind": "block", "html": writer.blocks((item,))}
-    return {"kind": "block", "html": writer.blocks((item,))}
+    return {"kind": "block", "html": writer.blocks((item,))}  # a paragraph or a meeting list
 
 
 def _phone_href(phone: str) -> str:
