@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, select, update
 
 from mailer.db.models import (
     Federation,
@@ -732,6 +732,29 @@ def test_rows_imported_into_a_list_are_confirmed_with_the_file_as_consent(
     with database.sessions() as session:
         assert set(session.scalars(select(Subscription.consent_ip))) == {""}
         assert set(session.scalars(select(Subscription.unsubscribed_at))) == {None}
+
+
+def test_imported_dates_are_stored_like_the_orms(database: Database, tmp_path: Path) -> None:
+    """Bulk inserts convert dates with the dialect's own type, not the driver's adapters (on
+    SQLite those wrote another text format, and Python 3.12 deprecates them)."""
+    _setup(database, tmp_path)
+    _add_person(database, "orm@example.be", subscriptions=[("news", SubscriptionStatus.PENDING)])
+    with database.sessions.begin() as session:
+        session.execute(update(Subscription).values(consent_at=MOMENT))
+    path = _file(tmp_path, "dates.csv", "email;lists\nbulk@example.be;news\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _import(database, path)
+    with database.sessions() as session:
+        stored = (
+            session.execute(
+                select(cast(Subscription.consent_at, String())).order_by(Subscription.subscriber_id)
+            )
+            .scalars()
+            .all()
+        )
+    assert len(stored) == 2
+    assert stored[0] == stored[1]
 
 
 def test_unknown_list_option_stores_nothing(database: Database, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ from sqlalchemy.types import JSON
 
 __all__ = ["bulk_insert", "one_of"]
 
+_UNSET = object()
+
 
 def one_of(connection: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """`column IN (values)` for a batch of thousands of values, as one parameter.
@@ -85,8 +87,10 @@ def _executemany(
 ) -> None:
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
+    # The dialect's own type (SQLite's DATETIME, not the generic DateTime, which has no
+    # processor and would leave dates to the driver's deprecated adapters).
     processors: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.bind_processor(dialect) for name in columns
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
     ]
     marks = ", ".join("?" for _ in columns)
     # Identifiers come from the schema (quoted); every value is a bound parameter.
@@ -94,11 +98,21 @@ def _executemany(
     statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608
     converted = [(i, p) for i, p in enumerate(processors) if p is not None]
     if converted:  # convert only the columns that need it (dates, JSON, enums)
+        # A batch repeats the same object (the import's timestamp, an empty dict) in a
+        # column: converted once, by identity.
+        last: list[tuple[Any, Any]] = [(_UNSET, None) for _ in converted]
         converted_rows = []
         for row in rows:
             values = list(row)
-            for index, processor in converted:
-                values[index] = processor(values[index])
-            converted_rows.append(values)
+            for n, (index, processor) in enumerate(converted):
+                value = values[index]
+                seen, result = last[n]
+                if value is not seen:
+                    result = processor(value)
+                    last[n] = (value, result)
+                values[index] = result
+            converted_rows.append(tuple(values))
         rows = converted_rows
-    connection.exec_driver_sql(statement, [tuple(row) for row in rows])
+    connection.exec_driver_sql(
+        statement, [row if isinstance(row, tuple) else tuple(row) for row in rows]
+    )

@@ -41,12 +41,12 @@ class CsvSource:
         """(first line of the record, fields) for every non-blank record after the header."""
         with self._open() as stream:
             reader = csv.reader(stream, delimiter=self.delimiter, strict=True)
-            last = 0
-            for index, fields in enumerate(reader):
+            next(reader, None)  # the header
+            last = reader.line_num
+            for fields in reader:
                 start, last = last + 1, reader.line_num
-                if index == 0 or not any(f.strip() for f in fields):
-                    continue
-                yield start, fields
+                if (fields and fields[0].strip()) or any(f.strip() for f in fields):
+                    yield start, fields
 
     def _open(self) -> TextIO:
         return open(self.path, encoding=self.encoding, errors="replace", newline="")

@@ -33,11 +33,10 @@ from mailer.subscribers.directory import Directory
 from mailer.subscribers.emails import email_hash
 from mailer.subscribers.rows import (
     SUBSCRIBER_ALIASES,
+    RowParser,
     RowRejected,
     SubscriberRow,
     federation_conflict,
-    parse_row,
-    row_values,
 )
 
 __all__ = ["ImportOptions", "import_subscribers", "read_subscriber_file"]
@@ -125,11 +124,11 @@ def _batches(
 ) -> Iterator[list[SubscriberRow]]:
     """Valid rows in batches, duplicates within a batch folded into the first occurrence."""
     batch: dict[str, SubscriberRow] = {}
+    parser = RowParser(source.columns, directory, extra_lists=extra_lists, create_in=create)
     for line, fields in source.records():
         report.rows += 1
         try:
-            values = row_values(source.columns, fields)
-            row = parse_row(line, values, directory, extra_lists=extra_lists, create_in=create)
+            row = parser.parse(line, fields)
         except RowRejected as exc:
             report.rejected += 1
             on_problem(RowProblem(line, exc.column, exc.reason, tuple(fields)))
@@ -253,6 +252,7 @@ def _store(
     # Core statements and bulk inserts on the session's connection: the ORM's bulk path (and
     # RETURNING, which SQLite honours only row by row) costs more than the rest of the import.
     if new_rows:
+        new_rows.sort(key=lambda row: row.email)  # index pages filled in order
         bulk_insert(
             connection,
             subscriber_table,
@@ -268,11 +268,12 @@ def _store(
         )
         for row in new_rows:
             subscriber_id = new_ids[row.email]
-            new_tags.extend((subscriber_id, tag) for tag in sorted(row.tags))
-            new_subscriptions.extend(
-                _subscription(subscriber_id, lid, moment, consent_source)
-                for lid in sorted(row.lists)
-            )
+            for tag in row.tags:
+                new_tags.append((subscriber_id, tag))
+            for list_id in row.lists:
+                new_subscriptions.append(
+                    (subscriber_id, list_id, _CONFIRMED, moment, consent_source, "")
+                )
         report.inserted += len(new_rows)
     if updates:
         table = subscriber_table
@@ -346,9 +347,16 @@ _SUBSCRIPTION_COLUMNS = (
 )  # fmt: skip
 
 
+_NO_ATTRIBUTES: dict[str, str] = {}  # one object for all: bulk_insert converts it once
+
+
 def _new_subscriber(row: SubscriberRow) -> tuple[object, ...]:
-    # created_at / updated_at come from the server default.
-    return (*(getattr(row, name) for name in _PROFILE), row.email, row.attributes, _ACTIVE)
+    # In _NEW_SUBSCRIBER_COLUMNS order; created_at / updated_at come from the server default.
+    return (
+        row.first_name, row.last_name, row.language, row.organisation_id, row.federation_id,
+        row.sector, row.region, row.province, row.arrondissement, row.role, row.email,
+        row.attributes or _NO_ATTRIBUTES, _ACTIVE,
+    )  # fmt: skip
 
 
 def _subscription(
