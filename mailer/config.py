@@ -19,7 +19,18 @@ from typing import Any
 
 from mailer.errors import ConfigError
 
-__all__ = ["BrandConfig", "Config", "DatabaseConfig", "SenderConfig", "WebConfig", "load_config"]
+__all__ = [
+    "BrandConfig",
+    "Config",
+    "DatabaseConfig",
+    "DkimConfig",
+    "RelayConfig",
+    "SecurityConfig",
+    "SenderConfig",
+    "SendingConfig",
+    "WebConfig",
+    "load_config",
+]
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -67,6 +78,60 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """An SMTP relay the campaigns are handed to (`[[relays]]`, one table per relay)."""
+
+    name: str = "local"
+    host: str = "127.0.0.1"
+    port: int = 1025
+    security: str = "none"  # none | starttls | tls
+    username: str = ""
+    password_env: str = ""  # the environment variable that holds the password
+    connections: int = 4  # one message at a time per connection
+    per_second: float = 0.0  # 0: no limit
+    per_hour: int = 0  # 0: no limit
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendingConfig:
+    """How a campaign is sent: batches, retries, leases and when to stop trying."""
+
+    batch_size: int = 100  # deliveries claimed at a time by a worker
+    lease_seconds: int = 300  # a claimed delivery not settled by then is claimed again
+    max_attempts: int = 5  # temporary failures (4xx) before a delivery is `failed`
+    retry_after: float = 60.0  # first wait after a 4xx, doubled each time, with jitter
+    retry_max: float = 3600.0
+    pause_after_connection_failures: int = 10  # in a row: the campaign pauses
+    pause_after_rejections: int = 20  # 5xx at MAIL FROM or DATA in a row: the campaign pauses
+    test_max_recipients: int = 20
+    bounce_domain: str = ""  # VERP Return-Path domain; "" uses the sender address's domain
+    unsubscribe_mailbox: str = ""  # local part for mailto: unsubscribes; "" for none
+
+
+@dataclass(frozen=True, slots=True)
+class DkimConfig:
+    """Optional DKIM signing: all three set, or none."""
+
+    domain: str = ""
+    selector: str = ""
+    private_key_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """Where the key that signs personal links and bounce addresses is kept.
+
+    `MAILER_SECRET_KEY` overrides the file; without either, a key is created in the file."""
+
+    secret_key_file: str = "var/secret.key"  # noqa: S105 (a path, not a secret)
+
+
+def _default_relays() -> tuple[RelayConfig, ...]:
+    return (RelayConfig(),)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
@@ -74,6 +139,10 @@ class Config:
     sender: SenderConfig = field(default_factory=SenderConfig)
     web: WebConfig = field(default_factory=WebConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    relays: tuple[RelayConfig, ...] = field(default_factory=_default_relays)
+    sending: SendingConfig = field(default_factory=SendingConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     source: str = "embedded defaults"
 
 
@@ -89,6 +158,15 @@ _VALIDATORS: dict[str, tuple[re.Pattern[str], str]] = {
     "sender.from_address": (_EMAIL, "an e-mail address"),
     "sender.reply_to": (_EMAIL, "an e-mail address"),
     "web.base_url": (_URL, "an absolute http(s) URL without a trailing slash"),
+    "relays.security": (re.compile(r"^(none|starttls|tls)$"), "none, starttls or tls"),
+    "relays.password_env": (re.compile(r"^[A-Z_][A-Z0-9_]*$"), "an environment variable name"),
+    "sending.bounce_domain": (re.compile(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"), "a domain name"),
+    "sending.unsubscribe_mailbox": (
+        re.compile(r"^[A-Za-z0-9._-]+$"),
+        "a local part like unsubscribe",
+    ),
+    "dkim.domain": (re.compile(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"), "a domain name"),
+    "dkim.selector": (re.compile(r"^[A-Za-z0-9._-]+$"), "a DKIM selector"),
     "database.url": (
         re.compile(r"^(sqlite|postgresql|postgres)(\+\w+)?://"),
         "a sqlite:/// or postgresql:// URL",
@@ -126,7 +204,37 @@ def _load_file(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(syntax)", str(exc), source=source) from None
     config: Config = _build(Config, data, "", source)
+    _check_whole(config, source)
     return dataclasses.replace(config, source=source)
+
+
+def _check_whole(config: Config, source: str) -> None:
+    """Rules that involve more than one key."""
+    names: set[str] = set()
+    for index, relay in enumerate(config.relays):
+        key = f"relays[{index}]"
+        if relay.name in names:
+            raise ConfigError(f"{key}.name", f"two relays are named {relay.name!r}", source=source)
+        names.add(relay.name)
+        if not 1 <= relay.port <= 65535:
+            raise ConfigError(
+                f"{key}.port", f"expected a port 1-65535, got {relay.port}", source=source
+            )
+        if relay.connections < 1:
+            raise ConfigError(f"{key}.connections", "at least 1", source=source)
+        if relay.timeout <= 0:
+            raise ConfigError(f"{key}.timeout", "must be more than 0 seconds", source=source)
+        if relay.password_env and not relay.username:
+            raise ConfigError(f"{key}.username", "needed with password_env", source=source)
+    sending = config.sending
+    for name in ("batch_size", "lease_seconds", "max_attempts", "test_max_recipients"):
+        if getattr(sending, name) < 1:
+            raise ConfigError(f"sending.{name}", "at least 1", source=source)
+    dkim = (config.dkim.domain, config.dkim.selector, config.dkim.private_key_file)
+    if any(dkim) and not all(dkim):
+        raise ConfigError(
+            "dkim", "set domain, selector and private_key_file together (or none)", source=source
+        )
 
 
 def _build(cls: type[Any], table: dict[str, Any], prefix: str, source: str) -> Any:
@@ -146,6 +254,19 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str, source: str) -> A
         key = prefix + name
         hint = hints[name]
         value = table[name]
+        item = _table_list_item(hint)
+        if item is not None:
+            if not isinstance(value, list) or not value:
+                raise ConfigError(key, f"expected one or more [[{key}]] tables", source=source)
+            built = []
+            for index, entry in enumerate(value):
+                if not isinstance(entry, dict):
+                    raise ConfigError(
+                        f"{key}[{index}]", f"expected a [[{key}]] table", source=source
+                    )
+                built.append(_build(item, entry, f"{key}[{index}].", source))
+            values[name] = tuple(built)
+            continue
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(key, f"expected a table [{key}]", source=source)
@@ -155,18 +276,35 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str, source: str) -> A
     return cls(**values)
 
 
+def _table_list_item(hint: Any) -> type[Any] | None:
+    """`tuple[RelayConfig, ...]` → RelayConfig: a TOML array of tables."""
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+            return typing.cast(type[Any], args[0])
+    return None
+
+
 def _check_scalar(key: str, hint: Any, value: Any, source: str) -> Any:
     expected = hint if isinstance(hint, type) else None
     if isinstance(hint, types.UnionType):
         expected = None
+    rule_key = re.sub(r"\[\d+\]", "", key)  # relays[1].port → relays.port
     if expected is int and (not isinstance(value, int) or isinstance(value, bool)):
         raise ConfigError(key, f"expected an integer, got {value!r}", source=source)
+    if expected in (int, float):
+        if expected is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(key, f"expected a number, got {value!r}", source=source)
+            value = float(value)
+        if value < 0:
+            raise ConfigError(key, f"must not be negative, got {value!r}", source=source)
     if expected is str:
         if not isinstance(value, str):
             raise ConfigError(key, f"expected a string, got {value!r}", source=source)
         if "\n" in value or "\r" in value:
             raise ConfigError(key, "must be a single line", source=source)
-        rule = _VALIDATORS.get(key)
+        rule = _VALIDATORS.get(rule_key)
         if value and rule and not rule[0].match(value):
             shown = "" if key in _SECRET_BEARING else f", got {value!r}"
             raise ConfigError(key, f"expected {rule[1]}{shown}", source=source)

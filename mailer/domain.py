@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 __all__ = [
+    "CampaignInfo",
+    "DeliveryToSend",
     "FederationInfo",
     "ImportReport",
     "ListInfo",
     "OrganisationInfo",
+    "Outcome",
     "PersonalLinks",
     "Recipient",
     "RowProblem",
@@ -93,3 +97,59 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     stored: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignInfo:
+    """A campaign as `campaign status` and `campaign list` show it."""
+
+    id: int
+    subject: str
+    issue_file: str
+    list_slug: str
+    segment_name: str
+    status: str
+    scheduled_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    pause_reason: str
+    deliveries: dict[str, int]  # by delivery status; empty before the send starts
+    bounces: dict[str, int]  # by kind: hard, soft, complaint
+
+    @property
+    def total(self) -> int:
+        return sum(self.deliveries.values())
+
+    @property
+    def settled(self) -> int:
+        """Deliveries in a terminal state."""
+        return sum(
+            n for s, n in self.deliveries.items() if s not in ("queued", "sending", "deferred")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryToSend:
+    """A claimed delivery, with what its message needs."""
+
+    id: int
+    subscriber_id: int
+    email: str
+    first_name: str
+    last_name: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one delivery, to be written back with its batch."""
+
+    delivery_id: int
+    status: str  # a DeliveryStatus value; "queued" puts it back without counting an attempt
+    smtp_code: int | None = None
+    smtp_response: str = ""
+    message_id: str = ""
+    attempted: bool = True  # counts towards max_attempts
+    next_attempt_at: dt.datetime | None = None
+    bounce: str = ""  # "hard" or "soft": recorded as a bounce event
+    bounce_status: str = ""  # the enhanced status code (5.1.1), when the reply gave one

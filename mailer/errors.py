@@ -9,6 +9,11 @@ MailerError                  exit code 2, printed as one line (plus a hint), nev
 ├── NotFound             a federation, list, segment, subscriber… that does not exist
 ├── Conflict             something that already exists, or a forbidden change
 ├── OutputFileError      a file the mailer was asked to write cannot be written
+├── TokenError           a personal link or bounce address that is forged, altered or expired
+├── SendError            a message the relay did not take (carries the SMTP `.code`)
+│   ├── TransientSendError   4xx, or the connection failed: worth trying again later
+│   │   └── ConnectionFailed     no SMTP answer at all (refused, dropped, timed out)
+│   └── PermanentSendError   5xx: trying again will not help (`.stage`: mail, rcpt or data)
 └── DatabaseNotReady     (db/migrate.py) the schema is behind: run `mailer db upgrade`
 """
 
@@ -19,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "ConfigError",
     "Conflict",
+    "ConnectionFailed",
     "CsvFileError",
     "FilterError",
     "InputFileError",
@@ -26,6 +32,10 @@ __all__ = [
     "MailerError",
     "NotFound",
     "OutputFileError",
+    "PermanentSendError",
+    "SendError",
+    "TokenError",
+    "TransientSendError",
 ]
 
 
@@ -91,3 +101,29 @@ class OutputFileError(MailerError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
         super().__init__(f"{path}: cannot write: {reason}")
+
+
+class TokenError(MailerError, ValueError):
+    """A token whose signature, purpose or expiry does not check out."""
+
+
+class SendError(MailerError):
+    """The relay did not take a message; `.code` is its SMTP reply code (0 without one)."""
+
+    def __init__(self, code: int, message: str, *, stage: str = "") -> None:
+        self.code = code
+        self.stage = stage  # "connect", "mail", "rcpt" or "data"
+        self.reply = message
+        super().__init__(f"{code} {message}".strip() if code else message)
+
+
+class TransientSendError(SendError):
+    """A temporary failure (4xx): the same message may be taken later."""
+
+
+class ConnectionFailed(TransientSendError, ConnectionError):
+    """No usable SMTP session: refused, dropped or timed out."""
+
+
+class PermanentSendError(SendError):
+    """A permanent failure (5xx) at `.stage`."""

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from mailer.campaigns.runner import SendKit
+
 __all__ = ["Database", "Services", "build_services", "open_database"]
 
 
@@ -48,6 +50,29 @@ class Services:
         if self._database is None:
             self._database = open_database(self.config)
         return self._database
+
+    def send_kit(self) -> SendKit:
+        """The signer, DKIM and a transport factory for the configured relays."""
+        from mailer.campaigns.messages import DkimSigner
+        from mailer.campaigns.runner import SendKit
+        from mailer.tokens import Signer, load_secret_key
+        from mailer.transport.smtp import SmtpTransport
+
+        config = self.config
+        dkim = None
+        if config.dkim.domain:
+            dkim = DkimSigner(
+                config.dkim.domain, config.dkim.selector, config.dkim.private_key_file
+            )
+        relays = config.relays
+        return SendKit(
+            config=config,
+            sessions=self.database.sessions,
+            templates=self.templates,
+            signer=Signer(load_secret_key(config.security)),
+            transport=lambda: SmtpTransport(relays),
+            dkim=dkim,
+        )
 
 
 def build_services(config_path: Path | None = None) -> Services:

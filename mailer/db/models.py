@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
 )
@@ -29,6 +30,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "Bounce",
+    "BounceKind",
+    "Campaign",
+    "CampaignStatus",
+    "Delivery",
+    "DeliveryStatus",
     "Federation",
     "MailingList",
     "Organisation",
@@ -75,6 +82,31 @@ class SubscriptionStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for double opt-in confirmation
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting to be claimed
+    SENDING = "sending"  # claimed by a worker until lease_until
+    DEFERRED = "deferred"  # a 4xx: tried again at next_attempt_at
+    SENT = "sent"  # the relay answered 250 to DATA
+    BOUNCED = "bounced"  # refused for good (5xx at RCPT)
+    FAILED = "failed"  # attempts exhausted, or a 5xx at MAIL FROM / DATA
+    SKIPPED = "skipped"  # unsubscribed or suppressed after the snapshot
+
+
+class BounceKind(enum.StrEnum):
+    HARD = "hard"  # the address is dead
+    SOFT = "soft"  # any other failure
+    COMPLAINT = "complaint"  # a feedback report: the reader marked it as spam
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -232,3 +264,79 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Campaign(Base):
+    """One issue sent to one list (optionally narrowed by a segment)."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    issue_file: Mapped[str] = mapped_column(String(500))  # where the source was read from
+    issue_source: Mapped[str] = mapped_column(Text)  # the source itself, as it was at creation
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_list.id", ondelete="RESTRICT"))
+    segment_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # The segment's filter as it was at creation: a later edit does not change a campaign.
+    segment_filter: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus, "campaign_status"), index=True
+    )
+    scheduled_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=_now)
+
+
+class Delivery(Base):
+    """One campaign to one subscriber: the row that makes every send exactly accountable."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id"),
+        Index("ix_delivery_campaign_status", "campaign_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    # NULL once the subscriber is erased (`subscribers forget`); the counts stay right.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
+    email: Mapped[str] = mapped_column(String(320))  # the address at the snapshot
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    lease_until: Mapped[dt.datetime | None]
+    smtp_code: Mapped[int | None]
+    smtp_response: Mapped[str] = mapped_column(Text, default="", server_default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    sent_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=_now)
+
+
+class Bounce(Base):
+    """A failure report about one address: from the SMTP session, a DSN or a complaint."""
+
+    __tablename__ = "bounce"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="SET NULL"), index=True
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[BounceKind] = mapped_column(_enum(BounceKind, "bounce_kind"))
+    status: Mapped[str] = mapped_column(String(16), default="", server_default="")  # x.y.z
+    reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    diagnostic: Mapped[str] = mapped_column(Text, default="", server_default="")
+    source: Mapped[str] = mapped_column(String(16))  # smtp | dsn | arf | heuristic
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

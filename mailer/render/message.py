@@ -31,10 +31,24 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URL = re.compile(r"https?://[^\s<>\x00-\x1f\x7f]+")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _ATOM_SAFE = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ .]*$")
+_MESSAGE_ID = re.compile(r"^<[^<>\s]+@[^<>\s]+>$")
+_MAILTO = re.compile(r"mailto:[^\s<>,\x00-\x1f\x7f]+@[^\s<>,\x00-\x1f\x7f]+")
+_RESERVED = frozenset(
+    name.lower()
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+                 "List-Unsubscribe", "List-Unsubscribe-Post", "Reply-To")
+)  # fmt: skip
 
 
 class HeaderInjectionError(ValueError):
     """A value meant for a header contains a line break or is not a plain address."""
+
+
+def _header_line(name: str, value: str) -> str:
+    """`Name: value`, refusing names that are not header names or that the message sets."""
+    if not _HEADER_NAME.match(name) or name.lower() in _RESERVED:
+        raise HeaderInjectionError(f"not a header name this message may carry: {name!r}")
+    return f"{name}: {encode_header(value, name)}"
 
 
 def encode_header(value: str, name: str = "") -> str:
@@ -93,19 +107,23 @@ class MessageTemplate:
         html: SlotTemplate,
         text: SlotTemplate,
         boundary_seed: str,
+        headers: Mapping[str, str] | None = None,
     ) -> MessageTemplate:
-        headers = [
+        """`headers`: more fixed headers (List-Id, Feedback-ID…), checked and encoded."""
+        lines = [
             f"From: {encode_address(sender.from_address, sender.from_name)}",
             f"Subject: {encode_header(subject, 'Subject')}",
             "MIME-Version: 1.0",
         ]
         if sender.reply_to:
-            headers.append(f"Reply-To: {encode_address(sender.reply_to)}")
+            lines.append(f"Reply-To: {encode_address(sender.reply_to)}")
+        for name, value in (headers or {}).items():
+            lines.append(_header_line(name, value))
         # "=_" never occurs in quoted-printable output, so it cannot collide with the body.
         boundary = f"=_mailer_{boundary_seed[:24]}"
         content_type = f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
         return cls(
-            head=("\r\n".join(headers) + "\r\n").encode("ascii"),
+            head=("\r\n".join(lines) + "\r\n").encode("ascii"),
             content_type=content_type.encode("ascii"),
             text=text.encode(),
             html=html.encode(),
@@ -120,25 +138,31 @@ class MessageTemplate:
         message_id: str,
         date: dt.datetime | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        unsubscribe_mailto: str = "",
     ) -> bytes:
+        """The whole message. `unsubscribe_mailto` (a `mailto:` URI) joins the https one-click
+        link in List-Unsubscribe (RFC 2369, RFC 8058)."""
         values = personal_values(recipient, links)
         for key in ("view_online_url", "preferences_url", "unsubscribe_url"):
             if not _URL.fullmatch(values[key]):
                 raise HeaderInjectionError(f"{key} must be an absolute http(s) URL")
-        if _CONTROL.search(message_id) or not re.match(r"^<[^<>\s]+@[^<>\s]+>$", message_id):
+        if _CONTROL.search(message_id) or not _MESSAGE_ID.match(message_id):
             raise HeaderInjectionError(f"not a Message-ID: {message_id!r}")
+        unsubscribe = f"<{links.unsubscribe_url}>"
+        if unsubscribe_mailto:
+            if not _MAILTO.fullmatch(unsubscribe_mailto):
+                raise HeaderInjectionError(f"not a mailto: URI: {unsubscribe_mailto!r}")
+            unsubscribe += f", <{unsubscribe_mailto}>"
         when = date or dt.datetime.now(dt.UTC)
         lines = [
             f"To: {encode_address(recipient.email, recipient.display_name)}",
             f"Date: {email.utils.format_datetime(when)}",
             f"Message-ID: {message_id}",
-            f"List-Unsubscribe: <{links.unsubscribe_url}>",
+            f"List-Unsubscribe: {unsubscribe}",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         for name, value in (extra_headers or {}).items():
-            if not _HEADER_NAME.match(name):
-                raise HeaderInjectionError(f"not a header name: {name!r}")
-            lines.append(f"{name}: {encode_header(value, name)}")
+            lines.append(_header_line(name, value))
         personal_head = ("\r\n".join(lines) + "\r\n").encode("ascii")
         text_values = {k: qp_encode(v) for k, v in values.items() if k in self.text.names}
         html_values = {

@@ -1,0 +1,1 @@
+"""Campaigns: their lifecycle, the recipient snapshot, messages and the send engine."""

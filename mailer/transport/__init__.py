@@ -1,0 +1,1 @@
+"""Handing messages to SMTP relays: the `Transport` protocol and its aiosmtplib implementation."""

@@ -1,0 +1,197 @@
+"""`SmtpTransport`: pools of aiosmtplib connections to one or more relays.
+
+An aiosmtplib client carries one message at a time, so each relay gets `connections` clients;
+a `send` takes whichever idle connection comes first (relays share the load by their pool
+sizes), waits for that relay's rate limit, and reconnects when the connection was lost. SMTP
+replies become the mailer's own errors: 4xx `TransientSendError`, 5xx `PermanentSendError`
+(with the stage: mail, rcpt or data), no answer at all `ConnectionFailed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from mailer.config import RelayConfig
+from mailer.errors import (
+    ConfigError,
+    ConnectionFailed,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
+from mailer.transport.base import Envelope, RateLimit
+
+__all__ = ["SmtpTransport"]
+
+_CONNECTION_ERRORS = (
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    aiosmtplib.SMTPConnectError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+@dataclass(slots=True)
+class _Relay:
+    config: RelayConfig
+    password: str | None
+    limit: RateLimit
+
+
+@dataclass(slots=True)
+class _Connection:
+    relay: _Relay
+    client: aiosmtplib.SMTP | None = None
+    sent: int = field(default=0)
+
+
+class SmtpTransport:
+    """Sends through the configured relays over pooled SMTP connections."""
+
+    def __init__(
+        self,
+        relays: Sequence[RelayConfig],
+        *,
+        environ: Mapping[str, str] | None = None,
+        local_hostname: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._local_hostname = local_hostname
+        self._tls_context = tls_context
+        self._idle: asyncio.Queue[_Connection] = asyncio.Queue()
+        self._connections: list[_Connection] = []
+        for relay_config in relays:
+            password = None
+            if relay_config.password_env:
+                password = env.get(relay_config.password_env)
+                if password is None:
+                    raise ConfigError(
+                        f"relays.{relay_config.name}.password_env",
+                        f"the environment variable {relay_config.password_env} is not set",
+                    )
+            relay = _Relay(
+                relay_config, password, RateLimit(relay_config.per_second, relay_config.per_hour)
+            )
+            for _ in range(relay_config.connections):
+                connection = _Connection(relay)
+                self._connections.append(connection)
+                self._idle.put_nowait(connection)
+
+    @property
+    def concurrency(self) -> int:
+        return len(self._connections)
+
+    async def send(self, envelope: Envelope, /) -> str:
+        connection = await self._idle.get()
+        try:
+            await connection.relay.limit.acquire()
+            return await self._send_on(connection, envelope)
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def close(self) -> None:
+        for connection in self._connections:
+            client, connection.client = connection.client, None
+            if client is not None and client.is_connected:
+                try:
+                    await asyncio.wait_for(client.quit(), timeout=2)
+                except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
+                    client.close()
+
+    async def _connect(self, connection: _Connection) -> aiosmtplib.SMTP:
+        config = connection.relay.config
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            use_tls=config.security == "tls",
+            start_tls=config.security == "starttls",
+            username=config.username or None,
+            password=connection.relay.password,
+            timeout=config.timeout,
+            local_hostname=self._local_hostname,
+            tls_context=self._tls_context,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise ConnectionFailed(
+                exc.code, f"{config.name}: login refused: {exc.message}", stage="connect"
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:  # e.g. a 421 or 554 greeting
+            raise ConnectionFailed(
+                exc.code, f"{config.name}: {exc.message}", stage="connect"
+            ) from None
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
+            raise ConnectionFailed(
+                0,
+                f"{config.name} ({config.host}:{config.port}): {_describe(exc)}",
+                stage="connect",
+            ) from None
+        connection.client = client
+        return client
+
+    async def _send_on(self, connection: _Connection, envelope: Envelope) -> str:
+        client = connection.client
+        if client is None or not client.is_connected:
+            client = await self._connect(connection)
+        stage = "mail"
+        try:
+            await client.mail(envelope.mail_from)
+            stage = "rcpt"
+            await client.rcpt(envelope.recipient)
+            stage = "data"
+            response = await client.data(envelope.data)
+        except aiosmtplib.SMTPResponseException as exc:
+            error = _reply_error(exc.code, exc.message, stage)
+            if exc.code == 421 or not client.is_connected:  # the relay is closing the session
+                self._drop(connection)
+            else:
+                await self._reset(connection)
+            raise error from None
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
+            self._drop(connection)
+            raise ConnectionFailed(
+                0,
+                f"{connection.relay.config.name}: {_describe(exc)} during {stage.upper()}",
+                stage=stage,
+            ) from None
+        connection.sent += 1
+        return f"{response.code} {response.message}"
+
+    async def _reset(self, connection: _Connection) -> None:
+        """RSET after a refused transaction, so the connection can carry the next message."""
+        client = connection.client
+        if client is None:
+            return
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
+            self._drop(connection)
+
+    def _drop(self, connection: _Connection) -> None:
+        client, connection.client = connection.client, None
+        if client is not None:
+            client.close()
+
+
+def _reply_error(code: int, message: str, stage: str) -> SendError:
+    text = " ".join(message.split())[:1000]
+    if 400 <= code < 500:
+        return TransientSendError(code, text, stage=stage)
+    if 500 <= code < 600:
+        return PermanentSendError(code, text, stage=stage)
+    return TransientSendError(code, f"unexpected reply: {text}", stage=stage)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())[:300]
