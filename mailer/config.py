@@ -106,7 +106,7 @@ class SendingConfig:
     pause_after_rejections: int = 20  # 5xx at MAIL FROM or DATA in a row: the campaign pauses
     test_max_recipients: int = 20
     bounce_domain: str = ""  # VERP Return-Path domain; "" uses the sender address's domain
-    unsubscribe_mailbox: str = ""  # local part for mailto: unsubscribes; "" for none
+    unsubscribe_mailbox: str = "unsubscribe"  # local part for mailto: unsubscribes; "" for none
 
 
 @dataclass(frozen=True, slots=True)

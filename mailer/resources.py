@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["example_issue", "migrations_dir", "templates_dir"]
+__all__ = ["example_issue", "examples_dir", "migrations_dir", "templates_dir"]
 
 
 def _find(relative: str, packed: str) -> Path:
@@ -20,8 +20,12 @@ def templates_dir() -> Path:
     return _find("templates", "_templates")
 
 
+def examples_dir() -> Path:
+    return _find("examples", "_examples")
+
+
 def example_issue() -> Path:
-    return _find("examples", "_examples") / "issues" / "2020-01-actunipso.md"
+    return examples_dir() / "issues" / "2020-01-actunipso.md"
 
 
 def migrations_dir() -> Path:

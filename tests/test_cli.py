@@ -29,6 +29,11 @@ def test_demo_renders_the_bundled_issue_on_defaults(mailer_bin: str, tmp_path: P
         assert (out / name).stat().st_size > 1000
     assert "index.html" in result.stdout
     assert "checks passed" in result.stdout
+    # and the whole job: members imported, a test copy and the campaign in the local mailbox
+    mailbox = sorted((out / "mailbox").glob("*.eml"))
+    assert len(mailbox) == 9, result.stdout
+    assert b"Subject: =?utf-8?q?=5BTEST=5D" in mailbox[0].read_bytes()
+    assert "is sent: 8 of 8 recipients sent" in " ".join(result.stdout.split())
 
 
 def test_bad_config_is_one_clear_line(mailer_bin: str, tmp_path: Path, example_issue: Path) -> None:

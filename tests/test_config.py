@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config import Config, load_config
+from mailer.config import Config, RelayConfig, load_config
 from mailer.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -21,10 +21,14 @@ def test_example_file_documents_and_sets_every_key() -> None:
     example = ROOT / "config.example.toml"
     config = load_config(example, environ={})
     text = example.read_text(encoding="utf-8")
-    for section in ("brand", "sender", "web", "database"):
+    for section in ("brand", "sender", "web", "database", "sending", "dkim", "security"):
         for name in getattr(Config(), section).__dataclass_fields__:
             assert f"\n{name} = " in text, f"config.example.toml does not document {section}.{name}"
+    for name in RelayConfig.__dataclass_fields__:
+        assert f"\n{name} = " in text, f"config.example.toml does not document relays.{name}"
     assert config.brand.name != Config().brand.name
+    assert config.relays[0].security == "starttls"
+    assert config.sending.bounce_domain == "bounces.unipso.be"
 
 
 def test_environment_variable_names_the_file(tmp_path: Path) -> None:
@@ -65,3 +69,42 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     path.write_bytes(b'[brand]\nname = "F\xe9d\xe9ration"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(path, environ={})
+
+
+def test_several_relays_each_with_its_own_pool(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[relays]]\nname = "a"\nport = 25\nconnections = 2\n'
+        '[[relays]]\nname = "b"\nhost = "10.0.0.2"\nper_second = 2.5\n',
+        encoding="utf-8",
+    )
+    config = load_config(path, environ={})
+    assert [(r.name, r.port, r.connections) for r in config.relays] == [
+        ("a", 25, 2),
+        ("b", 1025, 4),
+    ]
+    assert config.relays[1].per_second == 2.5
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[[relays]]\nsecurity = "ssl"\n', "relays[0].security"),
+        ("[[relays]]\nport = 70000\n", "relays[0].port"),
+        ("[[relays]]\nconnections = 0\n", "relays[0].connections"),
+        ('[[relays]]\nname = "x"\n[[relays]]\nname = "x"\n', "relays[1].name"),
+        ('[[relays]]\npassword_env = "PW"\n', "relays[0].username"),
+        ("[[relays]]\nprot = 25\n", "relays[0].prot"),
+        ("relays = 3\n", "relays"),
+        ("[sending]\nmax_attempts = 0\n", "sending.max_attempts"),
+        ('[sending]\nretry_after = "soon"\n', "sending.retry_after"),
+        ("[sending]\nretry_after = -1\n", "sending.retry_after"),
+        ('[dkim]\ndomain = "example.org"\n', "dkim"),
+    ],
+)
+def test_bad_sending_settings_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert f": {key}:" in str(caught.value), str(caught.value)

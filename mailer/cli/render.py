@@ -46,16 +46,31 @@ def render(ctx: Context, issue: Path, out_dir: Path | None, check: bool) -> None
 )
 @pass_context
 def demo(ctx: Context, out_dir: Path) -> None:
-    """Show what the mailer does on built-in defaults: render the bundled example issue."""
+    """The whole job on built-in defaults, in OUT (default out/demo): render the example
+    issue, create a database with the example members, send a test copy and the campaign
+    through a local SMTP sink that keeps every message in OUT/mailbox/."""
+    from mailer.demo import run_demo
+
     out = console()
     out.print(f"[bold]Demo[/bold]: rendering the bundled example issue {example_issue()}")
     report = render_and_report(ctx, example_issue(), out_dir)
-    out.print(
-        f"\nOpen [bold]{(report.out_dir / 'index.html').resolve()}[/bold] in a browser, "
-        f"or [bold]{report.out_dir / 'preview.eml'}[/bold] in a mail client."
-    )
     if report.failed:
         sys.exit(1)
+    out.print("\n[bold]Demo[/bold]: a campaign of that issue to the example members")
+    services = ctx.services
+    result = run_demo(
+        out_dir, services.config, services.templates, say=lambda s: out.print(f"  {s}")
+    )
+    info = result.campaign
+    out.print(
+        f"  campaign {info.id} is [bold]{info.status}[/bold]: "
+        f"{info.deliveries.get('sent', 0)} of {info.total} recipients sent; "
+        f"{result.messages} messages (with the test copy) are in {result.mailbox}"
+    )
+    out.print(
+        f"\nOpen [bold]{(report.out_dir / 'index.html').resolve()}[/bold] in a browser, "
+        f"or any .eml of [bold]{result.mailbox}[/bold] in a mail client."
+    )
 
 
 def render_and_report(ctx: Context, issue: Path, out_dir: Path) -> RenderReport:

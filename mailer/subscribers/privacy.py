@@ -10,6 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db.models import (
+    Bounce,
+    Delivery,
     Federation,
     MailingList,
     Organisation,
@@ -93,6 +95,31 @@ def show_subscriber(session: Session, text: str) -> dict[str, Any]:
                 .order_by(MailingList.slug)
             )
         ]
+    deliveries = [
+        {
+            "campaign": campaign_id,
+            "status": str(status),
+            "sent_at": _iso(sent_at),
+            "message_id": message_id or None,
+        }
+        for campaign_id, status, sent_at, message_id in session.execute(
+            select(Delivery.campaign_id, Delivery.status, Delivery.sent_at, Delivery.message_id)
+            .where(Delivery.email == address)
+            .order_by(Delivery.campaign_id)
+        )
+    ]
+    bounces = [
+        {"kind": str(kind), "status": status, "received_at": _iso(received_at)}
+        for kind, status, received_at in session.execute(
+            select(Bounce.kind, Bounce.status, Bounce.received_at)
+            .where(Bounce.email == address)
+            .order_by(Bounce.received_at)
+        )
+    ]
+    if deliveries:  # the campaigns that were sent to this address
+        data["deliveries"] = deliveries
+    if bounces:
+        data["bounces"] = bounces
     if suppression is not None:
         data["suppression"] = {
             "reason": suppression.reason,
@@ -132,6 +159,20 @@ def forget_subscriber(session: Session, text: str) -> bool:
     address = _address(text)
     person_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
     suppress(session, address, "forgotten", "erased on request", keep_address=False)
+    # Campaign statistics keep their counts; the address leaves them.
+    erased = "erased"
+    session.execute(
+        update(Delivery)
+        .where(Delivery.email == address)
+        .values(email=erased, subscriber_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Bounce)
+        .where(Bounce.email == address)
+        .values(email=erased, subscriber_id=None, diagnostic="")
+        .execution_options(synchronize_session=False)
+    )
     if person_id is None:
         return False
     session.execute(delete(SubscriberTag).where(SubscriberTag.subscriber_id == person_id))
