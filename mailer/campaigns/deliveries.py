@@ -148,20 +148,33 @@ class DeliveryStore:
             return Claim(ready, CampaignStatus.SENDING.value, skipped=len(gone))
 
     def _claimable(self, session: Session, limit: int, moment: dt.datetime) -> list[int]:
-        due = (
-            (Delivery.status == _D.QUEUED)
-            | ((Delivery.status == _D.DEFERRED) & (Delivery.next_attempt_at <= moment))
-            | ((Delivery.status == _D.SENDING) & (Delivery.lease_until < moment))  # a lost worker
+        """Queued first, then deferred ones that are due, then leases that ran out. One query
+        per status, each a range of the (campaign_id, status, id) index: an OR of the three
+        would read every delivery of the campaign on each claim."""
+        conditions = (
+            Delivery.status == _D.QUEUED,
+            (Delivery.status == _D.DEFERRED) & (Delivery.next_attempt_at <= moment),
+            # A lost worker's: its lease ran out. Never this worker's own, which it still holds
+            # (in its queue, or settling): claimed again, it would go out twice.
+            (Delivery.status == _D.SENDING)
+            & (Delivery.lease_until < moment)
+            & (Delivery.lease_owner != self.owner),
         )
-        query = (
-            select(Delivery.id)
-            .where(Delivery.campaign_id == self.campaign_id, due)
-            .order_by(Delivery.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(session.scalars(query))
+        locking = session.get_bind().dialect.name == "postgresql"
+        ids: list[int] = []
+        for condition in conditions:
+            query = (
+                select(Delivery.id)
+                .where(Delivery.campaign_id == self.campaign_id, condition)
+                .order_by(Delivery.id)
+                .limit(limit - len(ids))
+            )
+            if locking:
+                query = query.with_for_update(skip_locked=True)
+            ids.extend(session.scalars(query))
+            if len(ids) >= limit:
+                break
+        return ids
 
     def _nothing_due(self, session: Session, moment: dt.datetime) -> Claim:
         """No delivery to claim now: finished, or the earliest moment one will be due."""
@@ -264,10 +277,13 @@ class DeliveryStore:
             )
         session.execute(insert(Bounce), rows)
 
-    def release(self, delivery_ids: Sequence[int]) -> None:
-        """Give back claimed deliveries that were not sent (the worker stops early)."""
+    def renew(self, delivery_ids: Sequence[int], *, now: dt.datetime | None = None) -> None:
+        """Extend the leases of deliveries this worker still holds: a slow relay (a rate
+        limit) may take longer than a lease to work through a batch, and another worker would
+        take an expired one over and send it too."""
         if not delivery_ids:
             return
+        moment = now or dt.datetime.now(dt.UTC)
         with self.sessions.begin() as session:
             session.execute(
                 update(Delivery)
@@ -276,14 +292,51 @@ class DeliveryStore:
                     Delivery.lease_owner == self.owner,
                     Delivery.status == _D.SENDING,
                 )
+                .values(lease_until=moment + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+
+    def release(self, delivery_ids: Sequence[int]) -> None:
+        """Give back claimed deliveries that were not sent (the worker stops early): queued
+        again, or skipped when the campaign was cancelled (`cancel_campaign` leaves what a
+        worker holds to that worker)."""
+        if not delivery_ids:
+            return
+        ids = list(delivery_ids)
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(ids),
+                    Delivery.lease_owner == self.owner,
+                    Delivery.status == _D.SENDING,
+                )
                 .values(status=_D.QUEUED, lease_owner="", lease_until=None)
                 .execution_options(synchronize_session=False)
             )
+            # Read after the write: a cancel either committed before it (seen here) or comes
+            # after this commit and skips these rows itself (they are queued by then).
+            status_query = select(Campaign.status).where(Campaign.id == self.campaign_id)
+            if session.get_bind().dialect.name == "postgresql":
+                status_query = status_query.with_for_update()
+            if session.scalar(status_query) == CampaignStatus.CANCELLED:
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids), Delivery.status == _D.QUEUED)
+                    .values(status=_D.SKIPPED, smtp_response="campaign cancelled")
+                    .execution_options(synchronize_session=False)
+                )
 
     def pause(self, reason: str) -> None:
         # Already paused, cancelled or finished by someone else: nothing to do.
         with self.sessions.begin() as session, contextlib.suppress(Conflict):
             pause_campaign(session, self.campaign_id, reason)
+
+    def campaign_status(self) -> str:
+        with self.sessions() as session:
+            return str(
+                session.scalar(select(Campaign.status).where(Campaign.id == self.campaign_id))
+            )
 
     def counts(self) -> dict[str, int]:
         with self.sessions() as session:

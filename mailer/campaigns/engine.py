@@ -36,7 +36,11 @@ __all__ = ["SendReport", "send_campaign"]
 
 T = TypeVar("T")
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_SETTLE_EVERY = 0.25  # seconds: how stale the database's view of progress may get
+# Seconds between two writes of outcomes: what a crash can make this worker send again (the
+# messages whose 250 it had not written yet, with the same Message-ID), and how stale the
+# database's view of progress may get.
+_SETTLE_EVERY = 0.1
+_STATUS_EVERY = 0.5  # seconds between looks at the campaign's status (a pause, a cancel)
 
 
 @dataclass(slots=True)
@@ -64,12 +68,21 @@ class SendReport:
 
 @dataclass(slots=True)
 class _State:
-    queue: asyncio.Queue[DeliveryToSend]
+    queue: asyncio.Queue[DeliveryToSend | None]  # None: a sender's signal to stop
+    senders: int
     pending: list[Outcome] = field(default_factory=list)
     in_hand: set[int] = field(default_factory=set)  # claimed and not yet settled
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connection_failures: int = 0
     rejections: int = 0
+    flushes: int = 0  # outcomes handed to the database so far (in batches)
+
+    def halt(self) -> None:
+        """Stop claiming and sending; senders finish the message they are on."""
+        if not self.stop.is_set():
+            self.stop.set()
+            for _ in range(self.senders):
+                self.queue.put_nowait(None)  # wakes the senders waiting for work
 
 
 async def send_campaign(
@@ -116,7 +129,7 @@ class _Engine:
         self.report.started = loop.time()
         senders = max(1, self.transport.concurrency)
         batch = max(1, self.sending.batch_size)
-        state = _State(asyncio.Queue(maxsize=batch + senders))
+        state = _State(asyncio.Queue(), senders)
         tasks = [asyncio.create_task(self._claimer(state, batch))]
         tasks += [asyncio.create_task(self._sender(state)) for _ in range(senders)]
         settler = asyncio.create_task(self._settler(state))
@@ -130,7 +143,7 @@ class _Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
-            state.stop.set()
+            state.halt()
             await asyncio.shield(self._wind_down(state, settler))
         return self.report
 
@@ -157,6 +170,7 @@ class _Engine:
                 if state.queue.qsize() > batch // 2:  # enough in hand: wait for the senders
                     await asyncio.sleep(0.005)
                     continue
+                flushes = state.flushes
                 claim: Claim = await self._db(self.store.claim, batch)
                 self.report.skipped += claim.skipped
                 if claim.campaign_status != "sending":
@@ -169,16 +183,18 @@ class _Engine:
                     break
                 for delivery in claim.deliveries:
                     state.in_hand.add(delivery.id)
-                    await state.queue.put(delivery)
+                    state.queue.put_nowait(delivery)
                 if not claim.deliveries and claim.wait_until is not None:
                     await self._flush(state)
-                    if state.in_hand or state.pending:  # ours are settling: look again soon
+                    # Ours are settling, or were settled after the claim looked (it saw them
+                    # leased, and its `wait_until` is that lease's end): look again soon.
+                    if state.in_hand or state.pending or state.flushes != flushes:
                         delay = 0.02
                     else:  # a retry or another worker's lease: at most a second
                         delay = (claim.wait_until - dt.datetime.now(dt.UTC)).total_seconds()
                     await self._sleep(state, min(max(delay, 0.01), 1.0))
         finally:
-            state.stop.set()
+            state.halt()
 
     async def _sleep(self, state: _State, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -187,12 +203,9 @@ class _Engine:
     # ------------------------------------------------------------------ sending
 
     async def _sender(self, state: _State) -> None:
-        while not state.stop.is_set():
-            try:
-                delivery = await asyncio.wait_for(state.queue.get(), timeout=0.05)
-            except TimeoutError:
-                continue
-            if state.stop.is_set():  # paused or cancelled meanwhile: released at wind-down
+        while True:
+            delivery = await state.queue.get()
+            if delivery is None or state.stop.is_set():  # released at wind-down
                 return
             outcome = await self._deliver(delivery, state)
             state.in_hand.discard(delivery.id)
@@ -203,7 +216,7 @@ class _Engine:
 
     async def _deliver(self, delivery: DeliveryToSend, state: _State) -> Outcome:
         message_id = self.messages.message_id(delivery.subscriber_id)
-        envelope = self.messages.envelope(delivery)
+        envelope = self.messages.envelope(delivery, message_id=message_id)
         try:
             reply = await self.transport.send(envelope)
         except ConnectionFailed as exc:
@@ -273,19 +286,35 @@ class _Engine:
         """Stop this worker; the campaign is paused (with `reason`) once in-flight settle."""
         self.report.stopped_because = "paused"
         self.report.pause_reason = reason
-        state.stop.set()
+        state.halt()
 
     # ------------------------------------------------------------------ settling
 
     async def _settler(self, state: _State) -> None:
+        loop = asyncio.get_running_loop()
+        # What this worker holds keeps its lease (see `DeliveryStore.renew`): renewed at a
+        # third of the lease, so a lease never ends while its delivery waits to be sent.
+        every = max(self.store.lease.total_seconds() / 3, _SETTLE_EVERY)
+        renewed = looked = loop.time()
         while True:
             await asyncio.sleep(_SETTLE_EVERY)
             await self._flush(state)
+            if loop.time() - looked >= _STATUS_EVERY:  # paused or cancelled from elsewhere?
+                looked = loop.time()
+                status = await self._db(self.store.campaign_status)
+                if status != "sending" and not state.stop.is_set():
+                    self.report.stopped_because = self.report.stopped_because or status
+                    state.halt()
+            if loop.time() - renewed >= every:
+                renewed = loop.time()
+                if state.in_hand:
+                    await self._db(self.store.renew, sorted(state.in_hand))
 
     async def _flush(self, state: _State) -> None:
         if not state.pending:
             return
         outcomes, state.pending = state.pending, []
+        state.flushes += 1  # before the settle: a claim queued after it sees the outcomes
         await self._db(self.store.settle, outcomes)
         self.on_progress(self.report)
 

@@ -83,10 +83,16 @@ def qp_encode(text: str) -> bytes:
     """
     if not text:
         return b""
-    # 75, not 76: the soft break appended below adds one "=" to the last line.
+    # 73, not 76: the soft break appended below adds one "=" to the last line, and a leading
+    # "." written as "=2E" two more.
     encoded = quoprimime.body_encode(
-        text.encode("utf-8").decode("latin-1"), maxlinelen=75, eol="\r\n"
+        text.encode("utf-8").decode("latin-1"), maxlinelen=73, eol="\r\n"
     )
+    # No line starts with ".": SMTP would need it doubled ("dot-stuffing") in every message,
+    # a scan of the whole message per recipient; encoded once here, it never has to be.
+    encoded = encoded.replace("\r\n.", "\r\n=2E")
+    if encoded.startswith("."):
+        encoded = "=2E" + encoded[1:]
     if text.endswith("\n"):
         if not encoded.endswith("\r\n"):
             encoded += "\r\n"
