@@ -39,6 +39,7 @@ from mailer.campaigns.lifecycle import (
     campaign_info,
     cancel_campaign,
     create_campaign,
+    due_campaigns,
     pause_campaign,
     resume_campaign,
     start_campaign,
@@ -60,6 +61,7 @@ from mailer.config import (
 )
 from mailer.db.models import (
     Bounce,
+    Campaign,
     Delivery,
     MailingList,
     Subscriber,
@@ -1115,3 +1117,63 @@ def test_three_worker_processes_share_a_campaign(
     rows = deliveries(database, campaign_id)
     for received in recorder.received[::97]:
         assert received.header("Message-ID") == rows[received.recipient].message_id
+
+
+# ------------------------------------------------------------------ 10. scheduled campaigns
+
+
+def test_scheduled_times_are_brussels_time_and_in_the_future() -> None:
+    from mailer.campaigns.lifecycle import parse_local_time
+
+    now = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
+    # 09:00 in Brussels in winter is 08:00 UTC; in summer 07:00 UTC.
+    assert parse_local_time("2026-12-01 09:00", now=now) == dt.datetime(
+        2026, 12, 1, 8, 0, tzinfo=dt.UTC
+    )
+    assert parse_local_time("2027-07-01 09:00", now=now).hour == 7
+    with pytest.raises(MailerError, match="in the past"):
+        parse_local_time("2026-11-26 08:59", now=now)  # 07:59 UTC
+    with pytest.raises(MailerError, match="2026-12-01 09:00"):
+        parse_local_time("1 December", now=now)
+
+
+def test_the_worker_sends_a_scheduled_campaign_once_it_is_due(
+    database: Database,
+    db_url: str,
+    smtp: SmtpServer,
+    recorder: Recorder,
+    small_issue: Path,
+    tmp_path: Path,
+    mailer_bin: str,
+) -> None:
+    people = numbered(5)
+    add_audience(database, people)
+    config = write_config(tmp_path, smtp.port)
+    result = mailer(
+        mailer_bin, db_url, config, "campaign", "create", "--issue", str(small_issue),
+        "--list", LIST_SLUG, "--at", "2099-01-01 09:00",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    campaign_id = int(result.stdout.strip())
+    assert status_of(database, campaign_id) == "scheduled"
+
+    # Not due yet: the worker leaves it alone.
+    idle = mailer(mailer_bin, db_url, config, "worker", "--once", "--quiet")
+    assert idle.returncode == 0, idle.stderr
+    assert status_of(database, campaign_id) == "scheduled"
+    assert recorder.by_recipient() == {}
+
+    with database.sessions.begin() as session:  # time passes
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(scheduled_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+    with database.sessions() as session:
+        assert due_campaigns(session) == [campaign_id]
+    due = mailer(mailer_bin, db_url, config, "worker", "--once", "--quiet")
+    assert due.returncode == 0, due.stderr
+    assert status_of(database, campaign_id) == "sent"
+    assert_each_received_once(recorder, [a for a, _, _ in people])
+    with database.sessions() as session:
+        assert due_campaigns(session) == []

@@ -131,8 +131,8 @@ def campaign_test(ctx: Context, campaign_id: int, to: str, as_subscriber: str | 
 @pass_context
 def campaign_send(ctx: Context, campaign_id: int, workers: int) -> None:
     """Send a campaign now. Run it again (or `resume`) after a crash: it continues where it
-    stopped, and nobody gets the message twice (except one that was on the wire at the crash,
-    sent again with the same Message-ID)."""
+    stopped, and nobody gets the message twice (except deliveries in flight at the crash, sent
+    again with the same Message-ID)."""
     from mailer.campaigns.lifecycle import start_campaign
 
     if workers > 1 and ctx.services.config.database.url.startswith("sqlite"):
@@ -161,7 +161,8 @@ def campaign_resume(ctx: Context, campaign_id: int, workers: int) -> None:
 @click.argument("campaign_id", type=int, metavar="ID")
 @pass_context
 def campaign_pause(ctx: Context, campaign_id: int) -> None:
-    """Pause a campaign being sent; workers stop after the messages on the wire."""
+    """Pause a campaign being sent; workers see it within half a second and stop after the
+    messages on the wire."""
     from mailer.campaigns.lifecycle import pause_campaign
 
     with ctx.session() as session:
