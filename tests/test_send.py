@@ -1177,3 +1177,13 @@ def test_the_worker_sends_a_scheduled_campaign_once_it_is_due(
     assert_each_received_once(recorder, [a for a, _, _ in people])
     with database.sessions() as session:
         assert due_campaigns(session) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("subject", ["Hello\r\nBcc: everyone@example.org", "x" * 301, "  "])
+def test_a_subject_cannot_inject_a_header(
+    database: Database, small_issue: Path, subject: str
+) -> None:
+    add_audience(database, numbered(1))
+    with database.sessions.begin() as session, pytest.raises(MailerError, match="--subject"):
+        create_campaign(session, issue_file=small_issue, list_slug=LIST_SLUG, subject=subject)

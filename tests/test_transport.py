@@ -247,3 +247,37 @@ def test_dkim_signature_verifies_and_covers_one_click_unsubscribe(tmp_path: Path
 def test_an_unreadable_dkim_key_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="private_key_file"):
         DkimSigner("example.org", "news", str(tmp_path / "missing.pem"))
+
+
+def test_several_relays_share_the_load() -> None:
+    first, second = Recorder(), Recorder()
+    ports = [_free_port(), _free_port()]
+    controllers = [
+        Controller(recorder, hostname="127.0.0.1", port=port)
+        for recorder, port in zip((first, second), ports, strict=True)
+    ]
+    for controller in controllers:
+        controller.start()
+    try:
+        transport = SmtpTransport(
+            [RelayConfig(name="a", port=ports[0], connections=2),
+             RelayConfig(name="b", port=ports[1], connections=2)]
+        )  # fmt: skip
+
+        async def main() -> list[str]:
+            try:
+                envelopes = [
+                    Envelope("f@example.org", f"r{n}@example.org", MESSAGE) for n in range(40)
+                ]
+                return list(await asyncio.gather(*(transport.send(e) for e in envelopes)))
+            finally:
+                await transport.close()
+
+        replies = _run(main())
+    finally:
+        for controller in controllers:
+            controller.stop()
+    assert all(reply.startswith("250") for reply in replies)
+    assert len(first.messages) + len(second.messages) == 40
+    assert first.messages  # both relays carried some
+    assert second.messages
