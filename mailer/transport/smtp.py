@@ -106,6 +106,7 @@ class SmtpTransport:
                     await asyncio.wait_for(client.quit(), timeout=2)
                 except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
                     client.close()
+        await asyncio.sleep(0)  # let the closed sockets finish closing before the loop ends
 
     async def _connect(self, connection: _Connection) -> aiosmtplib.SMTP:
         config = connection.relay.config
