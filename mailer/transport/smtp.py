@@ -101,11 +101,14 @@ class SmtpTransport:
     async def close(self) -> None:
         for connection in self._connections:
             client, connection.client = connection.client, None
-            if client is not None and client.is_connected:
+            if client is None:
+                continue
+            if client.is_connected:
                 try:
                     await asyncio.wait_for(client.quit(), timeout=2)
                 except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS):
-                    client.close()
+                    pass  # closed below either way
+            client.close()
         await asyncio.sleep(0)  # let the closed sockets finish closing before the loop ends
 
     async def _connect(self, connection: _Connection) -> aiosmtplib.SMTP:
