@@ -20,6 +20,7 @@ from typing import Any
 from mailer.errors import ConfigError
 
 __all__ = [
+    "BouncesConfig",
     "BrandConfig",
     "Config",
     "DatabaseConfig",
@@ -110,6 +111,15 @@ class SendingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BouncesConfig:
+    """What a bounce does to an address (the policy), and where unmatched bounces are kept."""
+
+    soft_limit: int = 3  # soft bounces from distinct campaigns that suppress an address
+    soft_days: int = 30  # ... within this many days
+    quarantine_dir: str = "var/quarantine"  # bounce messages no delivery could be matched to
+
+
+@dataclass(frozen=True, slots=True)
 class DkimConfig:
     """Optional DKIM signing: all three set, or none."""
 
@@ -141,6 +151,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     relays: tuple[RelayConfig, ...] = field(default_factory=_default_relays)
     sending: SendingConfig = field(default_factory=SendingConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     source: str = "embedded defaults"
@@ -230,6 +241,11 @@ def _check_whole(config: Config, source: str) -> None:
     for name in ("batch_size", "lease_seconds", "max_attempts", "test_max_recipients"):
         if getattr(sending, name) < 1:
             raise ConfigError(f"sending.{name}", "at least 1", source=source)
+    for name in ("soft_limit", "soft_days"):
+        if getattr(config.bounces, name) < 1:
+            raise ConfigError(f"bounces.{name}", "at least 1", source=source)
+    if not config.bounces.quarantine_dir:
+        raise ConfigError("bounces.quarantine_dir", "a folder is needed", source=source)
     dkim = (config.dkim.domain, config.dkim.selector, config.dkim.private_key_file)
     if any(dkim) and not all(dkim):
         raise ConfigError(

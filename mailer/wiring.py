@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from mailer.campaigns.runner import SendKit
+    from mailer.tokens import Signer
 
 __all__ = ["Database", "Services", "build_services", "open_database"]
 
@@ -51,11 +52,16 @@ class Services:
             self._database = open_database(self.config)
         return self._database
 
+    def signer(self) -> Signer:
+        """The signer of personal links and bounce addresses (the key from the configuration)."""
+        from mailer.tokens import Signer, load_secret_key
+
+        return Signer(load_secret_key(self.config.security))
+
     def send_kit(self) -> SendKit:
         """The signer, DKIM and a transport factory for the configured relays."""
         from mailer.campaigns.messages import DkimSigner
         from mailer.campaigns.runner import SendKit
-        from mailer.tokens import Signer, load_secret_key
         from mailer.transport.smtp import SmtpTransport
 
         config = self.config
@@ -69,7 +75,7 @@ class Services:
             config=config,
             sessions=self.database.sessions,
             templates=self.templates,
-            signer=Signer(load_secret_key(config.security)),
+            signer=self.signer(),
             transport=lambda: SmtpTransport(relays),
             dkim=dkim,
         )

@@ -21,7 +21,16 @@ def test_example_file_documents_and_sets_every_key() -> None:
     example = ROOT / "config.example.toml"
     config = load_config(example, environ={})
     text = example.read_text(encoding="utf-8")
-    for section in ("brand", "sender", "web", "database", "sending", "dkim", "security"):
+    for section in (
+        "brand",
+        "sender",
+        "web",
+        "database",
+        "sending",
+        "bounces",
+        "dkim",
+        "security",
+    ):
         for name in getattr(Config(), section).__dataclass_fields__:
             assert f"\n{name} = " in text, f"config.example.toml does not document {section}.{name}"
     for name in RelayConfig.__dataclass_fields__:
@@ -49,6 +58,8 @@ def test_environment_variable_names_the_file(tmp_path: Path) -> None:
         ('[sender]\nfrom_name = "a\\nBcc: x@evil.example"\n', "sender.from_name", "single line"),
         ('[web]\nbase_url = "https://news.example.org/"\n', "web.base_url", "must not end"),
         ("brand = 3\n", "brand", "expected a table"),
+        ("[bounces]\nsoft_limit = 0\n", "bounces.soft_limit", "at least 1"),
+        ('[bounces]\nquarantine_dir = ""\n', "bounces.quarantine_dir", "a folder"),
         ("[brand\n", "(syntax)", "line 1"),
     ],
 )

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailer.bounces.classify import classify
+from mailer.bounces.policy import BounceEvent, BouncePolicy, record_bounce
 from mailer.campaigns.lifecycle import finish_if_done, pause_campaign
 from mailer.db.models import (
-    Bounce,
     BounceKind,
     Campaign,
     CampaignStatus,
@@ -58,8 +59,10 @@ class DeliveryStore:
         *,
         owner: str,
         lease_seconds: int,
+        policy: BouncePolicy | None = None,
     ) -> None:
         self.sessions = sessions
+        self.policy = policy or BouncePolicy()
         self.campaign_id = campaign_id
         self.owner = owner
         self.lease = dt.timedelta(seconds=lease_seconds)
@@ -249,6 +252,8 @@ class DeliveryStore:
     def _record_bounces(
         self, session: Session, outcomes: Sequence[Outcome], moment: dt.datetime
     ) -> None:
+        """Each refusal through the suppression policy, in the settle's transaction: a hard
+        bounce blocklists the subscriber before the next claim can pick them again."""
         ids = [o.delivery_id for o in outcomes]
         who = {
             delivery_id: (subscriber_id, email)
@@ -258,24 +263,29 @@ class DeliveryStore:
                 )
             )
         }
-        rows = []
         for o in outcomes:
             subscriber_id, email = who.get(o.delivery_id, (None, ""))
-            rows.append(
-                {
-                    "delivery_id": o.delivery_id,
-                    "campaign_id": self.campaign_id,
-                    "subscriber_id": subscriber_id,
-                    "email": email,
-                    "kind": BounceKind(o.bounce),
-                    "status": o.bounce_status,
-                    "reason": "smtp reply",
-                    "diagnostic": f"{o.smtp_code} {o.smtp_response}"[:2000],
-                    "source": "smtp",
-                    "received_at": moment,
-                }
+            diagnostic = f"{o.smtp_code} {o.smtp_response}"[:2000]
+            verdict = classify(o.bounce_status, o.smtp_response)
+            # A refusal at RCPT is hard only when it says the address is dead (5.1.1 …); a
+            # 5.7.1 "blocked" is about us or the message, and must not suppress the reader.
+            kind = verdict.kind if BounceKind(o.bounce) == BounceKind.HARD else "soft"
+            record_bounce(
+                session,
+                delivery_id=o.delivery_id,
+                campaign_id=self.campaign_id,
+                subscriber_id=subscriber_id,
+                email=email,
+                report=BounceEvent(
+                    kind=kind,
+                    status=o.bounce_status,
+                    reason=verdict.reason,
+                    diagnostic=diagnostic,
+                    source="smtp",
+                ),
+                now=moment,
+                policy=self.policy,
             )
-        session.execute(insert(Bounce), rows)
 
     def renew(self, delivery_ids: Sequence[int], *, now: dt.datetime | None = None) -> None:
         """Extend the leases of deliveries this worker still holds: a slow relay (a rate

@@ -15,6 +15,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailer.bounces.policy import BouncePolicy
 from mailer.campaigns.deliveries import DeliveryStore
 from mailer.campaigns.engine import SendReport, send_campaign
 from mailer.campaigns.lifecycle import load_issue_source
@@ -86,6 +87,7 @@ def run_campaign(
         campaign_id,
         owner=owner or worker_name(),
         lease_seconds=kit.config.sending.lease_seconds,
+        policy=BouncePolicy.from_config(kit.config.bounces),
     )
 
     async def main() -> SendReport:

@@ -11,7 +11,7 @@ import sys
 import click
 
 # Importing a module registers its commands on `cli`.
-from mailer.cli import audience, bounces, campaigns, db, render  # noqa: F401
+from mailer.cli import audience, bounces, campaigns, db, render, suppressions  # noqa: F401
 from mailer.cli.base import cli
 from mailer.errors import MailerError
 

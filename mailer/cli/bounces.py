@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from mailer.cli.base import cli, console
+from mailer.cli.base import Context, cli, console, pass_context
 
 if TYPE_CHECKING:  # the parser (and flufl.bounce with it) is imported when a command runs
     from mailer.bounces import BounceReport
@@ -80,3 +80,134 @@ def _print(path: Path, reports: list[BounceReport]) -> None:
 
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@bounces.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Parse and match, store nothing, copy nothing.")
+@pass_context
+def bounces_ingest(ctx: Context, paths: tuple[Path, ...], dry_run: bool) -> None:
+    """Record the bounces in PATHS: .eml files, maildir folders (cur/ and new/), mbox files.
+
+    Each bounce is matched to its delivery (VERP address, Message-ID, then the address) and
+    goes through the suppression policy; a bounce that matches nothing is copied to the
+    quarantine folder (`bounces.quarantine_dir`).
+    """
+    from mailer.bounces.ingest import bounce_domain, ingest_paths, open_sources
+    from mailer.bounces.policy import BouncePolicy
+
+    sources = open_sources(paths)  # every path checked before anything is stored
+    services = ctx.services
+    config = services.config
+    summary = ingest_paths(
+        services.database.sessions,
+        services.signer(),
+        sources,
+        domain=bounce_domain(config),
+        policy=BouncePolicy.from_config(config.bounces),
+        quarantine_dir=Path(config.bounces.quarantine_dir),
+        dry_run=dry_run,
+    )
+    recorded = summary.recorded
+    rows: list[tuple[str, int]] = [
+        ("messages read", summary.messages),
+        ("hard bounces recorded", recorded.get("hard", 0)),
+        ("soft bounces recorded", recorded.get("soft", 0)),
+        ("complaints recorded", recorded.get("complaint", 0)),
+        ("already recorded", summary.duplicates),
+        ("addresses suppressed", summary.suppressed),
+        ("delay warnings (not recorded)", summary.delayed),
+        ("not bounces", summary.not_bounces),
+        ("unattributed (quarantined)", summary.unattributed),
+        ("forged VERP address (ignored)", summary.forged),
+    ]
+    title = "Bounces ingested" + (" (dry run: nothing stored)" if dry_run else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for label, count in rows:
+        table.add_row(label, str(count))
+    console().print(table)
+    if summary.quarantined:
+        folder = summary.quarantined[0].parent
+        console().print(f"{len(summary.quarantined)} message(s) copied to {folder}", markup=False)
+
+
+@bounces.command("list")
+@click.option("--campaign", "campaign_id", type=int, help="Only this campaign's bounces.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@pass_context
+def bounces_list(ctx: Context, campaign_id: int | None, limit: int) -> None:
+    """The latest recorded bounces, newest first."""
+    from mailer.bounces.policy import list_bounces
+
+    with ctx.session() as session:
+        items = list_bounces(session, campaign_id=campaign_id, limit=limit)
+    table = Table(title=f"{len(items)} bounce(s)", title_justify="left")
+    for column in ("received", "email", "kind", "status", "reason", "source", "campaign"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("diagnostic", ratio=1, min_width=20)
+    for b in items:
+        cells = (f"{b.received_at:%Y-%m-%d %H:%M}", b.email, b.kind, b.status or "-", b.reason,
+                 b.source, str(b.campaign_id or "-"), _short(b.diagnostic, 80))  # fmt: skip
+        table.add_row(*cells, style=_STYLE.get(b.kind))
+    console().print(table)
+
+
+@bounces.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=2525, show_default=True)
+@click.option("--quiet", is_flag=True, help="Print nothing per message.")
+@pass_context
+def bounces_serve(ctx: Context, host: str, port: int, quiet: bool) -> None:
+    """Receive bounces by SMTP for the bounce domain, until Ctrl-C or SIGTERM.
+
+    Only our VERP addresses (bounces+<token>@<bounce domain>, with a genuine token) are
+    accepted; each message is recorded as `bounces ingest` would.
+    """
+    import signal
+    import threading
+
+    from mailer.bounces.ingest import bounce_domain
+    from mailer.bounces.policy import BouncePolicy
+    from mailer.bounces.server import BounceHandler, Received, make_controller
+
+    services = ctx.services
+    config = services.config
+
+    def show(received: Received) -> None:
+        result = received.result
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(result.recorded.items()))
+        detail = kinds or result.outcome
+        if result.duplicates:
+            detail += f" ({result.duplicates} already recorded)"
+        if received.quarantined is not None:
+            detail += f" → {received.quarantined}"
+        who = ", ".join(result.recipients) or "-"
+        click.echo(f"{received.peer} {result.outcome}: {who}: {detail}")
+
+    handler = BounceHandler(
+        services.database.sessions,
+        services.signer(),
+        domain=bounce_domain(config),
+        policy=BouncePolicy.from_config(config.bounces),
+        quarantine_dir=Path(config.bounces.quarantine_dir),
+        on_message=None if quiet else show,
+    )
+    controller = make_controller(handler, host=host, port=port)
+    try:
+        controller.start()
+    except (OSError, RuntimeError) as exc:
+        from mailer.errors import MailerError
+
+        raise MailerError(f"cannot listen on {host}:{port}: {exc}") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Receiving bounces for {handler.domain} on {host}:{port} (Ctrl-C to stop)")
+    try:
+        while not stop.wait(1.0):  # a timeout: signals are handled at least once a second
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
