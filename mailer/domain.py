@@ -115,6 +115,8 @@ class CampaignInfo:
     pause_reason: str
     deliveries: dict[str, int]  # by delivery status; empty before the send starts
     bounces: dict[str, int]  # by kind: hard, soft, complaint
+    # federation slug ("" for none) → recipients, sent, hard, soft, complaint
+    by_federation: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -63,6 +63,7 @@ from mailer.db.models import (
     Bounce,
     Campaign,
     Delivery,
+    Federation,
     MailingList,
     Subscriber,
     SubscriberStatus,
@@ -72,7 +73,7 @@ from mailer.db.models import (
 from mailer.errors import MailerError, TokenError
 from mailer.render.templates import make_environment
 from mailer.resources import templates_dir
-from mailer.subscribers.directory import create_list
+from mailer.subscribers.directory import add_federation, create_list
 from mailer.tokens import Signer
 from mailer.transport.smtp import SmtpTransport
 from mailer.wiring import Database
@@ -1187,3 +1188,61 @@ def test_a_subject_cannot_inject_a_header(
     add_audience(database, numbered(1))
     with database.sessions.begin() as session, pytest.raises(MailerError, match="--subject"):
         create_campaign(session, issue_file=small_issue, list_slug=LIST_SLUG, subject=subject)
+
+
+def test_status_counts_bounces_per_federation(
+    database: Database,
+    db_url: str,
+    smtp: SmtpServer,
+    recorder: Recorder,
+    small_issue: Path,
+    tmp_path: Path,
+    mailer_bin: str,
+) -> None:
+    people = [
+        ("a1@example.be", "A", "One"), ("a2@example.be", "A", "Two"),
+        ("b1@example.be", "B", "One"), ("b2@example.be", "B", "Two"),
+        ("x1@example.be", "X", "One"),
+    ]  # fmt: skip
+    audience = add_audience(database, people)
+    with database.sessions.begin() as session:
+        add_federation(session, "fed-a", "Fédération A")
+        add_federation(session, "fed-b", "Fédération B")
+        for address, slug in (("a1", "fed-a"), ("a2", "fed-a"), ("b1", "fed-b"), ("b2", "fed-b")):
+            session.execute(
+                update(Subscriber)
+                .where(Subscriber.id == audience.ids[f"{address}@example.be"])
+                .values(federation_id=select(Federation.id).where(Federation.slug == slug)
+                        .scalar_subquery())
+            )  # fmt: skip
+    campaign_id = new_campaign(database, small_issue)
+
+    def rcpt(address: str, attempt: int) -> str | None:
+        if address == "a2@example.be":
+            return "550 5.1.1 <a2@example.be>: no such user"
+        if address == "b2@example.be":
+            return "550 5.7.1 blocked by policy"  # refused, but the address is alive: soft
+        return None
+
+    recorder.rcpt_hook = rcpt
+    send(make_kit(database, make_config(tmp_path, smtp.port)), campaign_id)
+    status = mailer(
+        mailer_bin, db_url, write_config(tmp_path, smtp.port), "campaign", "status",
+        str(campaign_id), "--json",
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    summary = json.loads(status.stdout)
+    assert summary["bounces"] == {"hard": 1, "soft": 1, "complaint": 0}
+    zero = {"hard": 0, "soft": 0, "complaint": 0}
+    assert summary["by_federation"] == {
+        "": {"recipients": 1, "sent": 1, **zero},
+        "fed-a": {"recipients": 2, "sent": 1, **zero, "hard": 1},
+        "fed-b": {"recipients": 2, "sent": 1, **zero, "soft": 1},
+    }
+    with database.sessions() as session:  # only the dead address is suppressed
+        blocked = set(
+            session.scalars(
+                select(Subscriber.email).where(Subscriber.status == SubscriberStatus.BLOCKLISTED)
+            )
+        )
+    assert blocked == {"a2@example.be"}

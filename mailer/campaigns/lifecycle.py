@@ -10,6 +10,7 @@ start or pause the same campaign cannot both win.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from mailer.db.models import (
     CampaignStatus,
     Delivery,
     DeliveryStatus,
+    Federation,
     MailingList,
     Subscriber,
 )
@@ -282,7 +284,42 @@ def campaign_info(session: Session, campaign_id: int) -> CampaignInfo:
             .group_by(Bounce.kind)
         )
     }
-    return _info(session, campaign, deliveries, bounces)
+    info = _info(session, campaign, deliveries, bounces)
+    return dataclasses.replace(info, by_federation=_by_federation(session, campaign_id))
+
+
+def _by_federation(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
+    """Recipients, sent and bounces per federation (the subscriber's current one)."""
+    table: dict[str, dict[str, int]] = {}
+
+    def row(slug: str | None) -> dict[str, int]:
+        return table.setdefault(slug or "", dict.fromkeys(_FEDERATION_COLUMNS, 0))
+
+    for slug, status, count in session.execute(
+        select(Federation.slug, Delivery.status, func.count())
+        .select_from(Delivery)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Federation, Federation.id == Subscriber.federation_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Federation.slug, Delivery.status)
+    ):
+        counts = row(slug)
+        counts["recipients"] += int(count)
+        if str(status) == DeliveryStatus.SENT:
+            counts["sent"] += int(count)
+    for slug, kind, count in session.execute(
+        select(Federation.slug, Bounce.kind, func.count())
+        .select_from(Bounce)
+        .outerjoin(Subscriber, Subscriber.id == Bounce.subscriber_id)
+        .outerjoin(Federation, Federation.id == Subscriber.federation_id)
+        .where(Bounce.campaign_id == campaign_id)
+        .group_by(Federation.slug, Bounce.kind)
+    ):
+        row(slug)[str(kind)] += int(count)
+    return dict(sorted(table.items()))
+
+
+_FEDERATION_COLUMNS = ("recipients", "sent", "hard", "soft", "complaint")
 
 
 def _info(

@@ -410,6 +410,14 @@ def _print_status(info: CampaignInfo) -> None:
     if info.pause_reason:
         rows.append(("paused because", info.pause_reason))
     print_table(f"campaign {info.id}", ("", "value"), rows)
+    if info.by_federation:
+        columns = ("recipients", "sent", "hard", "soft", "complaint")
+        print_table(
+            "by federation",
+            ("federation", *columns),
+            [(slug or "(none)", *(counts[c] for c in columns))
+             for slug, counts in info.by_federation.items()],
+        )  # fmt: skip
 
 
 def _as_json(info: CampaignInfo) -> dict[str, object]:
@@ -430,6 +438,7 @@ def _as_json(info: CampaignInfo) -> dict[str, object]:
             for s in ("queued", "sending", "deferred", "sent", "bounced", "failed", "skipped")
         },
         "bounces": {k: info.bounces.get(k, 0) for k in ("hard", "soft", "complaint")},
+        "by_federation": info.by_federation,
     }
 
 
