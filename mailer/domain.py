@@ -122,13 +122,6 @@ class CampaignInfo:
     def total(self) -> int:
         return sum(self.deliveries.values())
 
-    @property
-    def settled(self) -> int:
-        """Deliveries in a terminal state."""
-        return sum(
-            n for s, n in self.deliveries.items() if s not in ("queued", "sending", "deferred")
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class DeliveryToSend:

@@ -221,7 +221,7 @@ def list_bounces(
         query = query.where(Bounce.campaign_id == campaign_id)
     return [
         BounceInfo(
-            _utc(row.received_at),
+            row.received_at,
             row.email,
             str(row.kind),
             row.status,

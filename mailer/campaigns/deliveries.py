@@ -200,7 +200,7 @@ class DeliveryStore:
             finish_if_done(session, self.campaign_id, now=moment)
             status = session.scalar(select(Campaign.status).where(Campaign.id == self.campaign_id))
             return Claim([], str(status), done=True)
-        moments = [_aware(m) for m in (next_retry, lease_end) if m is not None]
+        moments = [m for m in (next_retry, lease_end) if m is not None]
         wait = min(moments) if moments else moment + dt.timedelta(seconds=1)
         return Claim([], CampaignStatus.SENDING.value, wait_until=wait)
 
@@ -347,19 +347,3 @@ class DeliveryStore:
             return str(
                 session.scalar(select(Campaign.status).where(Campaign.id == self.campaign_id))
             )
-
-    def counts(self) -> dict[str, int]:
-        with self.sessions() as session:
-            return {
-                str(status): int(count)
-                for status, count in session.execute(
-                    select(Delivery.status, func.count())
-                    .where(Delivery.campaign_id == self.campaign_id)
-                    .group_by(Delivery.status)
-                )
-            }
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite gives naive datetimes back: they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

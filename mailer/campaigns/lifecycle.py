@@ -10,7 +10,6 @@ start or pause the same campaign cannot both win.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -284,8 +283,7 @@ def campaign_info(session: Session, campaign_id: int) -> CampaignInfo:
             .group_by(Bounce.kind)
         )
     }
-    info = _info(session, campaign, deliveries, bounces)
-    return dataclasses.replace(info, by_federation=_by_federation(session, campaign_id))
+    return _info(session, campaign, deliveries, bounces, _by_federation(session, campaign_id))
 
 
 def _by_federation(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
@@ -323,7 +321,11 @@ _FEDERATION_COLUMNS = ("recipients", "sent", "hard", "soft", "complaint")
 
 
 def _info(
-    session: Session, campaign: Campaign, deliveries: dict[str, int], bounces: dict[str, int]
+    session: Session,
+    campaign: Campaign,
+    deliveries: dict[str, int],
+    bounces: dict[str, int],
+    by_federation: dict[str, dict[str, int]] | None = None,
 ) -> CampaignInfo:
     list_slug = session.scalar(select(MailingList.slug).where(MailingList.id == campaign.list_id))
     return CampaignInfo(
@@ -339,6 +341,7 @@ def _info(
         pause_reason=campaign.pause_reason,
         deliveries=deliveries,
         bounces=bounces,
+        by_federation=by_federation or {},
     )
 
 

@@ -140,7 +140,6 @@ class CampaignMessages:
         self.template = dataclasses.replace(
             template, head=template.head + list_header_lines(mailing_list, campaign_id, domain)
         )
-        self._from_address = config.sender.from_address
 
     @property
     def domain(self) -> str:

@@ -447,8 +447,7 @@ def _iso(moment: object) -> str | None:
 
     if not isinstance(moment, dt.datetime):
         return None
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.isoformat()
+    return moment.isoformat()
 
 
 def _stamp(moment: object) -> str:
@@ -458,8 +457,7 @@ def _stamp(moment: object) -> str:
 
     if not isinstance(moment, dt.datetime):
         return "—"
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M:%S (Brussels)")
+    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M:%S (Brussels)")
 
 
 def _when(info: CampaignInfo) -> str:

@@ -28,11 +28,9 @@ __all__ = ["forget_subscriber", "show_subscriber", "suppress"]
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite hands back naive datetimes that were stored as UTC)."""
+    """ISO 8601 in UTC (the columns read back aware datetimes: `db.models.UtcDateTime`)."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat()
 
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiosmtplib
 
@@ -50,7 +50,6 @@ class _Relay:
 class _Connection:
     relay: _Relay
     client: aiosmtplib.SMTP | None = None
-    sent: int = field(default=0)
 
 
 class SmtpTransport:
@@ -174,7 +173,6 @@ class SmtpTransport:
                 f"{connection.relay.config.name}: {_describe(exc)} during {stage.upper()}",
                 stage=stage,
             ) from None
-        connection.sent += 1
         return f"{response.code} {response.message}"
 
     async def _reset(self, connection: _Connection) -> None:
