@@ -111,12 +111,32 @@ class SendingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ImapConfig:
+    """The mailbox `mailer bounces fetch` reads (`[bounces.imap]`).
+
+    `MAILER_IMAP_HOST` and `MAILER_IMAP_USER` override host and username; the password is only
+    ever read from the environment variable `password_env` names."""
+
+    host: str = ""
+    port: int = 0  # 0: 993 with tls, 143 otherwise
+    security: str = "tls"  # tls | starttls | none (none only to a loopback address)
+    username: str = ""
+    password_env: str = "MAILER_IMAP_PASSWORD"  # noqa: S105 (a variable's name, not a secret)
+    folder: str = "INBOX"  # where the bounces arrive
+    processed_folder: str = "Processed"  # bounces recorded (or already recorded, or delays)
+    unparseable_folder: str = "Unparseable"  # no failed recipient or complaint found in it
+    unattributed_folder: str = "Unattributed"  # bounces that match none of our deliveries
+    timeout: float = 60.0  # seconds without an answer from the server
+
+
+@dataclass(frozen=True, slots=True)
 class BouncesConfig:
     """What a bounce does to an address (the policy), and where unmatched bounces are kept."""
 
     soft_limit: int = 3  # soft bounces from distinct campaigns that suppress an address
     soft_days: int = 30  # ... within this many days
     quarantine_dir: str = "var/quarantine"  # bounce messages no delivery could be matched to
+    imap: ImapConfig = field(default_factory=ImapConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +191,12 @@ _VALIDATORS: dict[str, tuple[re.Pattern[str], str]] = {
     "web.base_url": (_URL, "an absolute http(s) URL without a trailing slash"),
     "relays.security": (re.compile(r"^(none|starttls|tls)$"), "none, starttls or tls"),
     "relays.password_env": (re.compile(r"^[A-Z_][A-Z0-9_]*$"), "an environment variable name"),
+    "bounces.imap.security": (re.compile(r"^(none|starttls|tls)$"), "none, starttls or tls"),
+    "bounces.imap.password_env": (
+        re.compile(r"^[A-Z_][A-Z0-9_]*$"),
+        "an environment variable name",
+    ),
+    "bounces.imap.host": (re.compile(r"^[A-Za-z0-9.:\[\]-]+$"), "a host name or IP address"),
     "sending.bounce_domain": (re.compile(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"), "a domain name"),
     "sending.unsubscribe_mailbox": (
         re.compile(r"^[A-Za-z0-9._-]+$"),
@@ -190,7 +216,8 @@ def load_config(
 ) -> Config:
     """Read `path` (or `$MAILER_CONFIG`, or nothing) and return a validated `Config`.
 
-    `MAILER_DATABASE_URL` overrides `database.url` (it may hold a password).
+    `MAILER_DATABASE_URL` overrides `database.url` (it may hold a password);
+    `MAILER_IMAP_HOST` and `MAILER_IMAP_USER` override `bounces.imap.host` and `.username`.
     """
     env = os.environ if environ is None else environ
     if path is None and env.get("MAILER_CONFIG"):
@@ -199,6 +226,13 @@ def load_config(
     if env.get("MAILER_DATABASE_URL"):
         url = _check_scalar("database.url", str, env["MAILER_DATABASE_URL"], "MAILER_DATABASE_URL")
         config = dataclasses.replace(config, database=DatabaseConfig(url=url))
+    imap = config.bounces.imap
+    for variable, key in (("MAILER_IMAP_HOST", "host"), ("MAILER_IMAP_USER", "username")):
+        if env.get(variable):
+            value = _check_scalar(f"bounces.imap.{key}", str, env[variable], variable)
+            imap = dataclasses.replace(imap, **{key: value})
+    if imap is not config.bounces.imap:
+        config = dataclasses.replace(config, bounces=dataclasses.replace(config.bounces, imap=imap))
     return config
 
 
@@ -246,11 +280,29 @@ def _check_whole(config: Config, source: str) -> None:
             raise ConfigError(f"bounces.{name}", "at least 1", source=source)
     if not config.bounces.quarantine_dir:
         raise ConfigError("bounces.quarantine_dir", "a folder is needed", source=source)
+    _check_imap(config.bounces.imap, source)
     dkim = (config.dkim.domain, config.dkim.selector, config.dkim.private_key_file)
     if any(dkim) and not all(dkim):
         raise ConfigError(
             "dkim", "set domain, selector and private_key_file together (or none)", source=source
         )
+
+
+def _check_imap(imap: ImapConfig, source: str) -> None:
+    key = "bounces.imap"
+    if imap.port > 65535:
+        raise ConfigError(f"{key}.port", f"expected a port 1-65535, got {imap.port}", source=source)
+    if imap.timeout <= 0:
+        raise ConfigError(f"{key}.timeout", "must be more than 0 seconds", source=source)
+    names = ("folder", "processed_folder", "unparseable_folder", "unattributed_folder")
+    for name in names:
+        if not getattr(imap, name).strip():
+            raise ConfigError(f"{key}.{name}", "a folder name is needed", source=source)
+    for name in names[1:]:
+        if getattr(imap, name) == imap.folder:
+            raise ConfigError(
+                f"{key}.{name}", "must differ from the folder the bounces arrive in", source=source
+            )
 
 
 def _build(cls: type[Any], table: dict[str, Any], prefix: str, source: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -31,13 +32,20 @@ def test_example_file_documents_and_sets_every_key() -> None:
         "dkim",
         "security",
     ):
-        for name in getattr(Config(), section).__dataclass_fields__:
+        table = getattr(Config(), section)
+        for name in table.__dataclass_fields__:
+            if dataclasses.is_dataclass(getattr(table, name)):  # a sub-table: [bounces.imap]
+                assert f"\n[{section}.{name}]\n" in text, f"no [{section}.{name}] in the example"
+                for inner in getattr(table, name).__dataclass_fields__:
+                    assert f"\n{inner} = " in text, f"undocumented: {section}.{name}.{inner}"
+                continue
             assert f"\n{name} = " in text, f"config.example.toml does not document {section}.{name}"
     for name in RelayConfig.__dataclass_fields__:
         assert f"\n{name} = " in text, f"config.example.toml does not document relays.{name}"
     assert config.brand.name != Config().brand.name
     assert config.relays[0].security == "starttls"
     assert config.sending.bounce_domain == "bounces.unipso.be"
+    assert config.bounces.imap.host == "imap.unipso.be"
 
 
 def test_environment_variable_names_the_file(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from mailer.tokens import Signer
 __all__ = [
     "IngestSummary",
     "MessageResult",
+    "Outcome",
     "Source",
     "bounce_domain",
     "ingest_paths",
@@ -200,6 +201,21 @@ class IngestSummary:
     suppressed: int = 0
     quarantined: list[Path] = field(default_factory=list)
 
+    def add(self, result: MessageResult) -> None:
+        """Count what became of one message."""
+        for kind, count in result.recorded.items():
+            self.recorded[kind] = self.recorded.get(kind, 0) + count
+        self.duplicates += result.duplicates
+        self.suppressed += len(result.suppressed)
+        if result.outcome == "not a bounce":
+            self.not_bounces += 1
+        elif result.outcome == "delayed":
+            self.delayed += 1
+        elif result.outcome == "forged":
+            self.forged += 1
+        elif result.outcome == "unattributed":
+            self.unattributed += 1
+
 
 def ingest_paths(
     sessions: sessionmaker[Session],
@@ -228,7 +244,7 @@ def ingest_paths(
                     session.flush()
                 else:
                     session.commit()
-                _count(summary, result)
+                summary.add(result)
                 if result.outcome == "unattributed" and not dry_run:
                     summary.quarantined.append(quarantine(raw, quarantine_dir, now=now()))
         if dry_run:
@@ -236,18 +252,3 @@ def ingest_paths(
     finally:
         session.close()
     return summary
-
-
-def _count(summary: IngestSummary, result: MessageResult) -> None:
-    for kind, count in result.recorded.items():
-        summary.recorded[kind] = summary.recorded.get(kind, 0) + count
-    summary.duplicates += result.duplicates
-    summary.suppressed += len(result.suppressed)
-    if result.outcome == "not a bounce":
-        summary.not_bounces += 1
-    elif result.outcome == "delayed":
-        summary.delayed += 1
-    elif result.outcome == "forged":
-        summary.forged += 1
-    elif result.outcome == "unattributed":
-        summary.unattributed += 1

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mailer.cli.base import Context, cli, console, pass_context
 
 if TYPE_CHECKING:  # the parser (and flufl.bounce with it) is imported when a command runs
+    from collections.abc import Sequence
+
     from mailer.bounces import BounceReport
+    from mailer.bounces.ingest import IngestSummary
 
 # The fields of `--json`, in this order: what scripts rely on.
 JSON_FIELDS = ("recipient", "kind", "status", "action", "reason", "diagnostic", "source")
@@ -108,6 +112,20 @@ def bounces_ingest(ctx: Context, paths: tuple[Path, ...], dry_run: bool) -> None
         quarantine_dir=Path(config.bounces.quarantine_dir),
         dry_run=dry_run,
     )
+    title = "Bounces ingested" + (" (dry run: nothing stored)" if dry_run else "")
+    _print_summary(title, summary)
+    if summary.quarantined:
+        folder = summary.quarantined[0].parent
+        console().print(f"{len(summary.quarantined)} message(s) copied to {folder}", markup=False)
+
+
+def _print_summary(
+    title: str,
+    summary: IngestSummary,
+    extra: Sequence[tuple[str, int]] = (),
+    *,
+    unattributed: str = "unattributed (quarantined)",
+) -> None:
     recorded = summary.recorded
     rows: list[tuple[str, int]] = [
         ("messages read", summary.messages),
@@ -118,19 +136,80 @@ def bounces_ingest(ctx: Context, paths: tuple[Path, ...], dry_run: bool) -> None
         ("addresses suppressed", summary.suppressed),
         ("delay warnings (not recorded)", summary.delayed),
         ("not bounces", summary.not_bounces),
-        ("unattributed (quarantined)", summary.unattributed),
+        (unattributed, summary.unattributed),
         ("forged VERP address (ignored)", summary.forged),
+        *extra,
     ]
-    title = "Bounces ingested" + (" (dry run: nothing stored)" if dry_run else "")
     table = Table(title=title, title_justify="left")
     table.add_column("")
     table.add_column("count", justify="right")
     for label, count in rows:
         table.add_row(label, str(count))
     console().print(table)
-    if summary.quarantined:
-        folder = summary.quarantined[0].parent
-        console().print(f"{len(summary.quarantined)} message(s) copied to {folder}", markup=False)
+
+
+@bounces.command("fetch")
+@click.option("--folder", help="The folder to read (default: bounces.imap.folder, INBOX).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="At most this many messages, oldest first."
+)
+@click.option("--dry-run", is_flag=True, help="Read and match only: store, create, move nothing.")
+@click.option("--quiet", is_flag=True, help="No progress bar (for cron); the summary is printed.")
+@pass_context
+def bounces_fetch(
+    ctx: Context, folder: str | None, limit: int | None, dry_run: bool, quiet: bool
+) -> None:
+    """Record the bounces waiting in an IMAP mailbox, then move each message out of the folder.
+
+    The server and the folders are set in [bounces.imap] (MAILER_IMAP_HOST and MAILER_IMAP_USER
+    override host and user); the password is read from the environment variable
+    bounces.imap.password_env names (MAILER_IMAP_PASSWORD). Recorded bounces go to the processed
+    folder, messages with no bounce in them to the unparseable folder, bounces that match none
+    of our deliveries to the unattributed folder; nothing is deleted. Run it from cron or a
+    systemd timer: a message interrupted half-way is taken again, and recorded once.
+    """
+    import dataclasses
+    import os
+
+    from mailer.bounces.fetch import fetch_bounces
+    from mailer.bounces.imap import open_mailbox
+    from mailer.bounces.ingest import bounce_domain
+    from mailer.bounces.policy import BouncePolicy
+
+    services = ctx.services
+    config = services.config
+    settings = config.bounces.imap
+    if folder:
+        settings = dataclasses.replace(settings, folder=folder)
+    sessions = services.database.sessions  # the schema is checked before the server is asked
+    mailbox = open_mailbox(settings, os.environ.get(settings.password_env))
+    try:
+        with Progress(
+            TextColumn(f"[bold]{settings.host} {settings.folder}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
+            disable=quiet,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("fetch", total=None)
+            summary = fetch_bounces(
+                sessions,
+                services.signer(),
+                mailbox,
+                settings,
+                domain=bounce_domain(config),
+                policy=BouncePolicy.from_config(config.bounces),
+                dry_run=dry_run,
+                limit=limit,
+                on_start=lambda total: progress.update(task, total=total),
+                on_message=lambda _result: progress.advance(task),
+            )
+    finally:
+        mailbox.close()
+    moved = [(f"moved to {name}", count) for name, count in sorted(summary.moved.items())]
+    title = f"Bounces fetched from {settings.host} {settings.folder}"
+    if dry_run:
+        title += " (dry run: nothing stored or moved)"
+    extra = [*moved, ("left in the folder", summary.left)]
+    _print_summary(title, summary, extra, unattributed="unattributed (not ours)")
 
 
 @bounces.command("list")
