@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from tests.test_bounce_ingest import (
     suppressed,
 )
 from tests.test_send import mailer
+from tests.tls import self_signed_certificate
 
 ACCOUNTS = itertools.count(1)
 OUTCOMES = ("hard", "complaint", "delay", "not-bounce", "unattributed", "forged")
@@ -254,13 +254,7 @@ def test_connection_failures_are_one_clear_error(database: Database, imap: ImapS
 
 def test_tls_and_starttls_check_the_certificate(tmp_path: Path) -> None:
     need(imap_server.available(), "Dovecot is not installed (Debian package dovecot-imapd)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed_certificate(tmp_path)
     trusted = ssl.create_default_context(cafile=str(cert))
     with dovecot(tls=(cert, key)) as server:
         for security, port in (("tls", server.tls_port), ("starttls", server.port)):

@@ -131,6 +131,26 @@ def test_a_generic_status_is_refined_by_the_diagnostic_code() -> None:
     assert (report.status, report.reason, report.kind) == ("5.2.2", "mailbox full", "soft")
 
 
+def test_a_generic_subject_status_takes_the_remote_code_after_its_own() -> None:
+    """SES: "Status: 5.1.0", and a diagnostic that repeats 5.1.0 before the remote 5.2.2."""
+    raw = _dsn("Final-Recipient: rfc822;x@example.org\nAction: failed\nStatus: 5.1.0\n"
+               "Diagnostic-Code: smtp; 5.1.0 - Unknown address error 550-'5.2.2 <x@example.org>"
+               "... Mailbox Full'\n")  # fmt: skip
+    [report] = parse_message(raw)
+    assert (report.status, report.reason, report.kind) == ("5.2.2", "mailbox full", "soft")
+
+
+def test_an_expired_action_is_a_failure() -> None:
+    """SendGrid writes "Action: expired" and no Status when it gave up."""
+    [report] = parse_message(_dsn("Final-Recipient: rfc822;x@example.org\nAction: expired\n"))
+    assert (report.status, report.action, report.reason, report.kind) == (
+        "5.4.7",
+        "failed",
+        "expired",
+        "soft",
+    )
+
+
 def test_the_original_recipient_is_preferred_and_an_action_without_status_is_read() -> None:
     raw = _dsn("Original-Recipient: rfc822;Member@Example.org\n"
                "Final-Recipient: rfc822;member.forwarded@elsewhere.example\n"
@@ -154,6 +174,109 @@ def test_an_auto_submitted_bounce_is_still_a_bounce() -> None:
     """Exim and others mark their bounces Auto-Submitted: auto-replied too (RFC 3834)."""
     raw = SAMPLES["exim"].replace(b"Subject:", b"Auto-Submitted: auto-replied\nSubject:")
     assert [r.recipient for r in parse_message(raw)] == ["piet@example.nl"]
+
+
+SES_HEADERS = (
+    "From: no-reply@sns.amazonaws.example\nTo: ops@example.org\n"
+    "Subject: AWS Notification Message\nContent-Type: text/plain; charset=UTF-8\n"
+)
+SES_FOOTER = "\n--\nIf you wish to stop receiving notifications from this topic, click below.\n"
+
+
+def _ses(notification: dict[str, object], *, sns_envelope: bool = False) -> bytes:
+    body = json.dumps(notification)
+    if sns_envelope:
+        body = json.dumps({"Type": "Notification", "MessageId": "m-1", "Message": body})
+    return message(SES_HEADERS, body + SES_FOOTER)
+
+
+@pytest.mark.parametrize("sns_envelope", [False, True])
+def test_amazon_ses_json_notifications(sns_envelope: bool) -> None:
+    mail = {"messageId": "0101", "source": "news@example.org", "destination": ["a@example.org"]}
+    bounce = {
+        "notificationType": "Bounce",
+        "mail": mail,
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General", "bouncedRecipients": [
+            {"emailAddress": "A@Example.org", "action": "failed", "status": "5.1.1",
+             "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]},
+    }  # fmt: skip
+    [hard] = parse_message(_ses(bounce, sns_envelope=sns_envelope))
+    assert (hard.recipient, hard.kind, hard.status, hard.source) == (
+        "a@example.org",
+        "hard",
+        "5.1.1",
+        "dsn",
+    )
+    full = {**bounce, "bounce": {"bounceType": "Transient", "bouncedRecipients": [
+        {"emailAddress": "b@example.org", "diagnosticCode": "552 5.2.2 full"}]}}  # fmt: skip
+    [soft] = parse_message(_ses(full, sns_envelope=sns_envelope))
+    assert (soft.recipient, soft.kind, soft.reason) == ("b@example.org", "soft", "mailbox full")
+    complaint = {"notificationType": "Complaint", "mail": mail, "complaint": {
+        "complainedRecipients": [{"emailAddress": "c@example.org"}],
+        "complaintFeedbackType": "abuse"}}  # fmt: skip
+    [complained] = parse_message(_ses(complaint, sns_envelope=sns_envelope))
+    assert (complained.recipient, complained.kind) == ("c@example.org", "complaint")
+    delivered = {
+        "notificationType": "Delivery",
+        "mail": mail,
+        "delivery": {"recipients": ["a@example.org"], "smtpResponse": "250 2.6.0 OK"},
+    }
+    assert parse_message(_ses(delivered, sns_envelope=sns_envelope)) == []
+
+
+def test_outlook_com_junk_mail_reports_are_complaints() -> None:
+    """Microsoft's JMRP sends no ARF: the reported message attached, its recipient in a header."""
+    raw = message(
+        "From: staff@hotmail.com\nTo: abuse@example.org\n"
+        "Subject: complaint about message from 192.0.2.1\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="J"\n',
+        "--J\nContent-Type: message/rfc822\n\nX-HmXmrOriginalRecipient: lea@hotmail.example\n"
+        "Return-Path: <bounces+d42.abc@news.example.org>\nMessage-ID: <c7.s42@news.example.org>\n"
+        "From: news@example.org\nTo: lea@hotmail.example\nSubject: #Actu\n\nHello\n--J--\n",
+    )
+    [report] = parse_message(raw)
+    assert (report.recipient, report.kind, report.source) == ("lea@hotmail.example", "complaint",
+                                                              "arf")  # fmt: skip
+    assert report.original_message_id == "<c7.s42@news.example.org>"
+
+
+@pytest.mark.parametrize(
+    ("body", "recipient", "kind"),
+    [
+        # OpenSMTPD: "address: reason" after its own preamble
+        ("    This is the MAILER-DAEMON, please DO NOT REPLY to this e-mail.\n\n"
+         "    An error has occurred while attempting to deliver a message for\n"
+         "    the following list of recipients:\n\n"
+         "jan@example.be: 550 5.1.1 No such user here\n", "jan@example.be", "hard"),
+        # Apache James (and Verizon): the envelope in a summary
+        ("Error: Invalid user address\nError message below:\n"
+         "550 - Requested action not taken: no such user here\nMessage details:\n"
+         "  Subject: #Actu\n  MAIL FROM: news@example.org\n  RCPT TO: piet@example.nl\n",
+         "piet@example.nl", "hard"),
+        # old Sendmail: the code first, then "<address>... reason"
+        ("   ----- Transcript of session follows -----\n"
+         "554 <anne@example.com>... Mailbox full\n", "anne@example.com", "soft"),
+    ],
+)  # fmt: skip
+def test_more_text_formats(body: str, recipient: str, kind: str) -> None:
+    raw = message("From: MAILER-DAEMON@mx.example.net\nTo: news@example.org\n"
+                  "Subject: Returned mail\n", body)  # fmt: skip
+    assert [(r.recipient, r.kind) for r in parse_message(raw)] == [(recipient, kind)]
+
+
+def test_a_report_whose_boundary_is_never_used_is_read_as_text() -> None:
+    """The Content-Type promises parts that never come: the whole body is the notice."""
+    raw = message(
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\nTo: news@example.org\n"
+        "Subject: Returned mail: User unknown\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="NEVER"\n',
+        "   ----- The following addresses had permanent fatal errors -----\n<luc@example.com>\n"
+        "\n   ----- Transcript of session follows -----\n"
+        "550 5.1.1 <luc@example.com>... User unknown\n",
+    )
+    assert [(r.recipient, r.kind, r.status) for r in parse_message(raw)] == [
+        ("luc@example.com", "hard", "5.1.1")
+    ]
 
 
 # ---------------------------------------------------------------- classification
@@ -185,6 +308,13 @@ def test_an_auto_submitted_bounce_is_still_a_bounce() -> None:
          "soft"),
         ("5.2.1", "550 5.2.1 The email account that you tried to reach is disabled", "failed",
          "other", "soft"),
+        ("5.2.1", "550 5.2.1 <jan@example.be>... User Unknown", "failed", "user unknown", "hard"),
+        ("5.2.1", "550 5.2.1 mailbox disabled", "failed", "other", "soft"),
+        ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "failed",
+         "user unknown", "hard"),
+        ("5.4.1", "550 5.4.1 relay access denied", "failed", "policy", "soft"),
+        ("5.0.0", "Your message wasn't delivered because the address couldn't be found",
+         "failed", "user unknown", "hard"),
         ("4.4.7", "Delivery time expired", "failed", "expired", "soft"),
         ("5.4.7", "retry timeout exceeded", "failed", "expired", "soft"),
         ("4.1.1", "450 4.1.1 user unknown (temporary lookup failure)", "delayed", "user unknown",
@@ -200,6 +330,27 @@ def test_classification_table(
 ) -> None:
     verdict = classify(status, diagnostic, action)
     assert (verdict.reason, verdict.kind) == (reason, kind)
+
+
+def test_unknown_user_after_data_is_a_filters_word_not_a_dead_address() -> None:
+    """A server that took the address at RCPT and refused the message after DATA with "unknown
+    user" is a filter speaking: soft. An explicit 5.1.1 stays hard."""
+    assert classify("5.0.0", "550 Unknown user", "failed", after_data=True).kind == "soft"
+    assert classify("5.0.0", "550 Unknown user", "failed", after_data=False).kind == "hard"
+    assert classify("5.1.1", "550 5.1.1 Unknown user", "failed", after_data=True).kind == "hard"
+    postfix = (
+        SAMPLES["postfix-dsn"]
+        .replace(b"Status: 5.1.1", b"Status: 5.0.0")
+        .replace(b"550 5.1.1", b"550")
+    )
+    [by_rcpt] = parse_message(postfix)
+    assert by_rcpt.kind == "hard"
+    after_data = postfix.replace(
+        b"(in reply to\n    RCPT TO command)", b"(in reply to end of\n    DATA command)"
+    )
+    assert after_data != postfix
+    [by_data] = parse_message(after_data)
+    assert (by_data.kind, by_data.reason) == ("soft", "spam/content filtered")
 
 
 def test_hard_needs_a_permanent_failure() -> None:

@@ -24,6 +24,7 @@ from mailer.config import RelayConfig
 from mailer.errors import ConfigError, ConnectionFailed, PermanentSendError, TransientSendError
 from mailer.transport.base import Envelope, RateLimit
 from mailer.transport.smtp import SmtpTransport
+from tests.tls import self_signed_certificate
 
 T = TypeVar("T")
 MESSAGE = (
@@ -67,15 +68,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from email.message import Message
 
 from mailer.bounces.addresses import clean_address, find_addresses
 from mailer.bounces.fields import field, fields, report_blocks
-from mailer.bounces.mime import content_type, iter_parts
+from mailer.bounces.mime import content_type, header_values, iter_parts, payload_of
 from mailer.bounces.model import BounceReason
 
 __all__ = ["ArfResult", "complaint_reason", "read_arf"]
@@ -49,6 +49,27 @@ def read_arf(msg: Message, returned_to: str = "") -> ArfResult:
         ]
         recipients = [a for a in named if a] or find_addresses(returned_to)[:1]
         return ArfResult(True, feedback_type, tuple(dict.fromkeys(recipients)))
+    return _microsoft_jmrp(msg)
+
+
+def _microsoft_jmrp(msg: Message) -> ArfResult:
+    """Outlook.com's junk-mail reporting programme (JMRP) does not send ARF: a message from
+    staff@hotmail.com, "complaint about message from <IP>", with the reported message attached
+    and its recipient in X-HmXmrOriginalRecipient."""
+    sender = " ".join(header_values(msg, "From")).lower()
+    subject = " ".join(header_values(msg, "Subject")).lower()
+    if "staff@hotmail.com" not in sender and "complaint about message from" not in subject:
+        return ArfResult(False, "", ())
+    for part, returned in iter_parts(msg):
+        if returned or content_type(part) != "message/rfc822":
+            continue
+        payload = payload_of(part)
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if not isinstance(inner, Message):
+            continue
+        named = header_values(inner, "X-HmXmrOriginalRecipient") or header_values(inner, "To")
+        recipients = [a for value in named for a in find_addresses(value)][:1]
+        return ArfResult(True, "abuse", tuple(recipients))
     return ArfResult(False, "", ())
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mailer.bounces.model import BounceKind, BounceReason
 
-__all__ = ["DEAD_ADDRESS", "Classification", "classify", "reason_from_text"]
+__all__ = ["AFTER_DATA", "DEAD_ADDRESS", "Classification", "classify", "reason_from_text"]
 
 # Reasons that mean "this address will never take mail": the only ones that can be hard.
 DEAD_ADDRESS: frozenset[BounceReason] = frozenset({"user unknown", "host unknown", "moved"})
@@ -29,7 +29,8 @@ STATUS_REASONS: dict[str, BounceReason] = {
     "1.2": "host unknown",  # bad destination system address
     "1.3": "user unknown",  # bad destination mailbox address syntax: can never be delivered
     "1.6": "moved",  # destination mailbox has moved, no forwarding address
-    "2.1": "other",  # mailbox disabled: may come back (RFC 3463), so not a dead address
+    # 2.1 "mailbox disabled" is not listed: it may come back (RFC 3463), but many servers send
+    # 5.2.1 with "User unknown", which the text then says; with other words it is "other".
     "2.2": "mailbox full",  # RFC 3463: "a transient error … even when sent as 5.2.2"
     "2.3": "message too big",  # message length exceeds administrative limit
     "3.4": "message too big",  # message too big for system
@@ -69,7 +70,8 @@ _TEXT_PATTERNS: tuple[tuple[BounceReason, str], ...] = (
     # generic 550 text, used for unknown users (Outlook.com) and refusals alike: soft.
     ("other", r"(?:account|mailbox)[\w ]{0,12}(?:disabled|inactive|suspended|deactivated"
      r"|locked)|mailbox (?:is )?unavailable"),
-    ("user unknown", rf"{_W} unknown|unknown {_W}|no such {_W}|{_W}(?: name)? (?:does not"
+    ("user unknown", rf"{_W} unknown|unknown {_W}|no such {_W}|{_W} (?:couldn't|could not"
+     r"|cannot|can't) be found|invalid (?:final delivery )?userid|{_W}(?: name)? (?:does not"
      rf"|doesn't|did not|not|no longer) (?:exist|found|known|valid)|invalid {_W}|{_W} is"
      rf" invalid|not (?:a )?(?:valid|known) {_W}|recipientnotfound|unrouteable address|not our"
      rf" customer|no mailbox|bad destination mailbox|{_W} (?:has been )?(?:closed|deleted"
@@ -78,7 +80,8 @@ _TEXT_PATTERNS: tuple[tuple[BounceReason, str], ...] = (
      r"directory|name is not recognized"),
     ("host unknown", r"host (?:unknown|not found)|unknown (?:host|domain)|domain (?:not found"
      r"|does not exist|unknown|name not found)|no such domain|nxdomain|unrouteable domain"
-     r"|name ?server|name or service not known|no mx|mx record|could not be resolved"),
+     r"|name ?server|name or service not known|no mx|mx record|could not be resolved"
+     r"|domain is not reachable"),
     ("moved", rf"{_W} (?:has )?(?:moved|changed)|no longer (?:valid|available|in use|active"
      r"|employed|works|at|with)|has left|forwarding address"),
     ("expired", r"expired|retry time(?:out)? (?:was |has been )?(?:exceeded|reached)|message"
@@ -96,6 +99,21 @@ TEXT_REASONS: tuple[tuple[BounceReason, re.Pattern[str]], ...] = tuple(
 )
 
 
+# A code whose meaning one provider's words change: Exchange Online answers an unknown
+# recipient of a domain it hosts with "550 5.4.1 Recipient address rejected: Access denied".
+_PROVIDER_CODES: tuple[tuple[str, re.Pattern[str], BounceReason], ...] = (
+    ("4.1", re.compile(r"recipient address rejected: access denied", re.IGNORECASE),
+     "user unknown"),
+)  # fmt: skip
+# A reply that refused the message after reading it ("in reply to end of DATA", Sendmail's
+# ">>> DATA"): an "unknown user" then comes from a filter that accepted the address at RCPT,
+# not from a directory (as sisimai also reads it), so it is not taken as a dead address.
+AFTER_DATA = re.compile(
+    r"in reply to end of data|after end of data|in reply to data command|>>> DATA\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     reason: BounceReason
@@ -107,16 +125,22 @@ def reason_from_text(text: str) -> BounceReason | None:
     return next((reason for reason, pattern in TEXT_REASONS if pattern.search(text)), None)
 
 
-def classify(status: str, diagnostic: str, action: str = "") -> Classification:
+def classify(
+    status: str, diagnostic: str, action: str = "", *, after_data: bool = False
+) -> Classification:
     """Reason and kind (hard or soft) of a failed recipient.
 
-    `status` is "x.y.z" or ""; `diagnostic` the remote server's text; `action` the DSN action.
+    `status` is "x.y.z" or ""; `diagnostic` the remote server's text; `action` the DSN action;
+    `after_data` whether the refusal answered the message's DATA (see `AFTER_DATA`).
     Hard needs a dead-address reason *and* a permanent failure (class 5, not a delay).
     """
     parts = status.split(".")
     subject_detail = ".".join(parts[1:3]) if len(parts) == 3 else ""
     from_text = reason_from_text(diagnostic)
     reason = STATUS_REASONS.get(subject_detail)
+    for code, words, meaning in _PROVIDER_CODES:
+        if subject_detail == code and words.search(diagnostic):
+            return Classification(meaning, _kind(meaning, status, action))
     if parts[1:2] == ["7"]:
         # 5.7.x is about the sender or the message: the text may say which, never "dead".
         if from_text in _POLICY_FAMILY and (reason in (None, "blocked") or from_text != "policy"):
@@ -124,6 +148,8 @@ def classify(status: str, diagnostic: str, action: str = "") -> Classification:
         reason = reason or "policy"
     elif reason is None:
         reason = from_text or SUBJECT_DEFAULTS.get(parts[1] if len(parts) == 3 else "", "other")
+        if after_data and reason == "user unknown":
+            reason = "spam/content filtered"
     return Classification(reason, _kind(reason, status, action))
 
 

@@ -21,11 +21,13 @@ _BASIC = re.compile(
 )
 
 
-def enhanced_code(text: str, classes: str = "45") -> str:
-    """The first enhanced status code of one of `classes` in `text`, or ""."""
+def enhanced_code(text: str, classes: str = "45", *, other_than: str = "") -> str:
+    """The first enhanced status code of one of `classes` in `text` (other than `other_than`:
+    a report that repeats its own generic code before the remote one), or ""."""
     for match in _ENHANCED.finditer(text):
-        if match.group(1) in classes:
-            return ".".join(match.groups())
+        code = ".".join(match.groups())
+        if match.group(1) in classes and code != other_than:
+            return code
     return ""
 
 

@@ -68,9 +68,12 @@ def _failure(block: Block, recipient: str) -> DsnRecipient | None:
         return None
     if not status:
         status = status_from_text(diagnostic)
-    elif status.endswith(".0.0"):
-        # Exim writes "Status: 5.0.0" for everything: the reply's own code says more.
-        specific = enhanced_code(diagnostic, status[0])
+        if not status and field(block, "action").strip().lower().startswith("expire"):
+            status = "5.4.7"  # delivery time expired
+    elif status.endswith(".0"):
+        # Exim writes "Status: 5.0.0" for everything, SES "5.1.0" for any address problem:
+        # the remote reply's own code says more.
+        specific = enhanced_code(diagnostic, status[0], other_than=status)
         status = specific or status
     if not status or status[0] not in "45":
         status = "5.0.0" if action == "failed" else "4.0.0"
@@ -96,8 +99,8 @@ def _action(value: str, status: str) -> str | None:
     word = value.strip().lower().split(" ", 1)[0].split("(", 1)[0].rstrip(";")
     if word.startswith(_SUCCESS):
         return None
-    if word.startswith(("fail", "error", "bounce", "reject")):
-        return "failed"  # "error" (OpenSMTPD) and others are non-standard spellings of failed
+    if word.startswith(("fail", "error", "bounce", "reject", "expire")):
+        return "failed"  # "error" (OpenSMTPD), "expired" (SendGrid): non-standard "failed"
     if word.startswith(("delay", "defer", "warn")):
         return "delayed"
     # No Action field (or an unknown one): the status class tells.

@@ -11,9 +11,17 @@ from __future__ import annotations
 import re
 
 from mailer.bounces.addresses import ADDRESS, clean_address, is_system_address
+from mailer.bounces.classify import AFTER_DATA
 from mailer.bounces.codes import status_from_text
 
-__all__ = ["MARKERS", "diagnostic_for", "failed_addresses", "has_marker", "is_warning"]
+__all__ = [
+    "MARKERS",
+    "diagnostic_for",
+    "failed_addresses",
+    "has_marker",
+    "is_warning",
+    "refused_after_data",
+]
 
 _A = ADDRESS.pattern
 # What each family of mail systems writes at the top of its report.
@@ -33,10 +41,15 @@ MARKERS: dict[str, re.Pattern[str]] = {
         r" following recipients? (?:failed|has been delayed)|wasn't delivered to",
         "yahoo": r"unable to deliver (?:your )?message to the following address",
         "ses": r"an error occurred while trying to deliver the mail to the following recipients",
+        "opensmtpd": r"an error has occurred while attempting to deliver a message for",
+        "james": r"error message below:",  # Apache James, Verizon
+        "x1": r"the following addresses had delivery errors|could not be delivered to:",
+        "x6": r"we had trouble delivering your message|recipients returned permanent errors",
     }.items()
 }
 # Lines that name a failed recipient; group 1 is the address.
-_BULLET = r"^[ \t]*(?:(?:[*\u2022>]|-{1,2})[ \t]*)?"
+# (a bullet, Sendmail's ">>>", or the SMTP code the line starts with: "554 <addr>... error")
+_BULLET = r"^[ \t]*(?:(?:[*\u2022]|>{1,3}|-{1,2})[ \t]*)?(?:[45]\d\d[ \t]+)?"
 _SHAPES = tuple(
     re.compile(pattern, re.IGNORECASE | re.MULTILINE)
     for pattern in (
@@ -50,8 +63,12 @@ _SHAPES = tuple(
         # "Recipient: addr", "Unknown user: addr", "Error-for: addr", "Intended recipient: …"
         rf"^[ \t]*[\w' \-]{{0,40}}(?:recipient|address|user|userid|error-for|addressee)s?"
         rf"(?:\([^)\n]{{0,10}}\))?[ \t]*:[ \t]*[<\[(\"']?(?:smtp:)?({_A})",
-        rf"rcpt to:[ \t]*<({_A})>",  # an SMTP transcript
-        rf"(?:delivered|deliver (?:the|your) message|delivery|addressed) to[ \t]+"
+        rf"rcpt to:[ \t]*<?({_A})>?",  # an SMTP transcript, or Apache James's summary
+        # OpenSMTPD "addr: reason", and "addr [reason]"
+        rf"^({_A}):[ \t]+\S",
+        rf"^({_A})[ \t]+\[[^\]\n]{{1,100}}\][ \t]*$",
+        rf"recipients? returned (?:permanent|temporary|transient) errors?:[ \t]*<?({_A})",
+        rf"(?:delivered|deliver (?:the|your) message|delivery|addressed) to:?[ \t]+"
         rf"(?:local user[ \t]+)?[<'\"]?({_A})",  # Gmail, O365, "addressed to 'addr'"
         rf"your message to[ \t]+<?({_A})>?[ \t]+(?:couldn't|could not|was not|wasn't|was (?:\w+ )?"
         r"rejected)",
@@ -94,6 +111,18 @@ def failed_addresses(notice: str, exclude: frozenset[str]) -> list[str]:
             if address and address not in exclude and not is_system_address(address):
                 found.append((match.start(1), address))
     return list(dict.fromkeys(address for _, address in sorted(found)))
+
+
+def refused_after_data(notice: str, address: str) -> bool:
+    """Whether the notice says the refusal of `address` answered the message's DATA: looked
+    for in the dozen lines from the address's first mention (a Sendmail transcript follows
+    the address after a blank line)."""
+    lines = notice.split("\n")
+    index = next((i for i, line in enumerate(lines) if address in line.lower()), None)
+    if index is None:
+        return False
+    # Joined with spaces: Postfix wraps "(in reply to end of DATA command)" anywhere.
+    return bool(AFTER_DATA.search(" ".join(" ".join(lines[index : index + 12]).split())))
 
 
 def diagnostic_for(notice: str, address: str) -> str:

@@ -162,8 +162,13 @@ def notice_text(msg: Message) -> str:
     where an inline copy of that message starts; HTML only when there is no plain text."""
     plain: list[str] = []
     rich: list[str] = []
+    broken: list[str] = []  # multiparts whose boundary is missing or unused: their raw text
     for part, returned in iter_parts(msg):
         kind = content_type(part)
+        if not returned and kind.startswith("multipart/"):
+            raw = payload_of(part)
+            if isinstance(raw, str):
+                broken.append(raw[:MAX_PART_BYTES])
         if returned or kind in RETURNED_TYPES or not kind.startswith("text/"):
             continue
         if kind == "text/html":
@@ -171,6 +176,8 @@ def notice_text(msg: Message) -> str:
         else:
             plain.append(part_text(part))
     text = "\n".join(plain) if any(t.strip() for t in plain) else "\n".join(rich)
+    if not text.strip():
+        text = "\n".join(broken)
     text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_PART_BYTES]
     marker = _RETURNED_MARKER.search(text)
     return text[: marker.start()] if marker else text

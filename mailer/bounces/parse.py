@@ -1,8 +1,9 @@
 """`parse_message`: one received message → the recipients it reports as failed or complaining.
 
 Sources in a fixed order, most reliable first, stopping at the first that recognises the
-message: an ARF feedback report (RFC 5965), a DSN (RFC 3464), then — unless the message is an
-auto-reply — flufl.bounce's detectors, then our own text heuristics. Never raises.
+message: an ARF feedback report (RFC 5965), a DSN (RFC 3464), an Amazon SES notification
+(JSON), then — unless the message is an auto-reply — flufl.bounce's detectors, then our own
+text heuristics. Never raises.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from mailer.bounces.classify import classify
 from mailer.bounces.codes import enhanced_code, status_from_text
 from mailer.bounces.dsn import DsnResult, read_dsn
 from mailer.bounces.fluflscan import flufl_failures
-from mailer.bounces.heuristics import diagnostic_for, failed_addresses, has_marker, is_warning
+from mailer.bounces.heuristics import (
+    diagnostic_for,
+    failed_addresses,
+    has_marker,
+    is_warning,
+    refused_after_data,
+)
 from mailer.bounces.mime import header_values, notice_text, read_message
 from mailer.bounces.model import BounceReport, BounceSource
 from mailer.bounces.original import Original, original_of
+from mailer.bounces.ses import SesRecipient, SesResult, read_ses
 
 __all__ = ["parse_message"]
 
@@ -63,14 +71,22 @@ def _parse(msg: Message, head: Message) -> list[BounceReport]:
                 f.diagnostic or diagnostic_for(notice, f.recipient),
                 "dsn",
                 original,
+                after_data=refused_after_data(notice, f.recipient),
             )
             for f in dsn.failures
         ]
+    ses = _safely(lambda: read_ses(msg), SesResult(False, ()))
+    if ses.found:
+        return [_ses_report(r, original) for r in ses.recipients]
     if _safely(lambda: is_auto_reply(msg), False):
         return []
     # The bounce's own sender and recipient (our VERP address) are never the failed one.
+    # Nor is the returned message's Message-ID (a detector may take the id for an address).
     exclude = frozenset(
         a for name in ("From", "To", "Sender", "Reply-To") for v in header_values(msg, name)
+        for a in find_addresses(v)
+    ) | frozenset(
+        a for name, v in original[1] if name == "Message-ID"
         for a in find_addresses(v)
     )  # fmt: skip
     temporary, permanent = (
@@ -103,15 +119,16 @@ def _text_report(address: str, delayed: bool, notice: str, original: Original) -
     else:
         status = status_from_text(diagnostic) or "5.0.0"
     return _report(
-        address, status, "delayed" if delayed else "failed", diagnostic, "heuristic", original
-    )
+        address, status, "delayed" if delayed else "failed", diagnostic, "heuristic", original,
+        after_data=refused_after_data(notice, address),
+    )  # fmt: skip
 
 
 def _report(
     recipient: str, status: str, action: str, diagnostic: str, source: BounceSource,
-    original: Original,
+    original: Original, *, after_data: bool = False,
 ) -> BounceReport:  # fmt: skip
-    verdict = classify(status, diagnostic, action)
+    verdict = classify(status, diagnostic, action, after_data=after_data)
     return BounceReport(
         recipient=recipient,
         kind=verdict.kind,
@@ -123,6 +140,17 @@ def _report(
         original_message_id=original[0],
         original_headers=original[1],
     )
+
+
+def _ses_report(found: SesRecipient, original: Original) -> BounceReport:
+    if found.complaint:
+        text = f"Amazon SES complaint ({found.diagnostic})"
+        return BounceReport(found.recipient, "complaint", "", "", "spam/content filtered", text,
+                            "arf", *original)  # fmt: skip
+    status = found.status or status_from_text(found.diagnostic) or "5.0.0"
+    if found.temporary and status.startswith("5") and not found.status:
+        status = "4" + status[1:]
+    return _report(found.recipient, status, "failed", found.diagnostic, "dsn", original)
 
 
 def _complaints(arf: ArfResult, notice: str, original: Original) -> list[BounceReport]:
