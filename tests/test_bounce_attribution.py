@@ -153,6 +153,16 @@ def test_an_unknown_recipient_is_not_attributed(sent: tuple[Database, list[int]]
     assert not found.attributed
 
 
+def test_a_subscriber_never_mailed_is_not_attributed_by_address(
+    sent: tuple[Database, list[int]],
+) -> None:
+    """No delivery to the address: a bounce naming it cannot be about our mail."""
+    database, _ = sent
+    add_audience(database, [("new@example.be", "New", "N")], list_slug="later")
+    found = match(database, ours(POSTFIX_DSN, recipient="new@example.be"))
+    assert found == Attribution("none", email="new@example.be")
+
+
 def test_a_redacted_complaint_is_matched_by_verp(sent: tuple[Database, list[int]]) -> None:
     database, (first, _) = sent
     ann_delivery, ann_id = delivery_ids(database, first)["ann@example.be"]

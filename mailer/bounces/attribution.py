@@ -8,7 +8,10 @@ In this order, the first that answers decides:
    that does not verify (forged, altered) makes the whole report **forged**: it is ignored,
    never matched another way, so that nobody can suppress an address by sending us a bounce;
 2. the returned message's Message-ID, `<token@domain>`, signed from (campaign, subscriber);
-3. the failed recipient's address: the subscriber with it, and the latest delivery to it.
+3. the failed recipient's address: the latest delivery to it (and its subscriber). An
+   address we never sent a campaign to matches nothing, even if it is a subscriber's: a
+   bounce about it cannot be about our mail, and this way a made-up bounce can only name
+   addresses that were really mailed.
 """
 
 from __future__ import annotations
@@ -149,15 +152,15 @@ def _by_recipient(session: Session, recipient: str) -> Attribution:
     address = recipient.strip().lower()
     if not address:
         return Attribution("none")
-    subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
     latest = session.execute(
         select(Delivery.id, Delivery.campaign_id, Delivery.subscriber_id)
         .where(Delivery.email == address)
         .order_by(Delivery.id.desc())
         .limit(1)
     ).one_or_none()
-    if latest is not None:
-        return Attribution("recipient", latest[0], latest[1], latest[2] or subscriber_id, address)
-    if subscriber_id is not None:
-        return Attribution("recipient", None, None, subscriber_id, address)
-    return Attribution("none", email=address)
+    if latest is None:
+        return Attribution("none", email=address)
+    subscriber_id = latest[2] or session.scalar(
+        select(Subscriber.id).where(Subscriber.email == address)
+    )
+    return Attribution("recipient", latest[0], latest[1], subscriber_id, address)
