@@ -170,6 +170,17 @@ def test_the_bounces_own_addresses_are_never_the_failed_recipient() -> None:
     assert [r.recipient for r in parse_message(raw)] == ["piet@example.nl"]
 
 
+def test_a_quoted_message_id_is_never_a_recipient() -> None:
+    """Zoho and others quote the message's headers in the notice; an id looks like an address."""
+    raw = message(
+        "From: mailer-daemon@zoho.example\nTo: news@example.org\nSubject: Undelivered Mail\n",
+        "This message was created automatically by mail delivery software.\n\n"
+        "Message-ID:\n  <14a3e1b4b5a.10b1a@zoho.example>\n\n"
+        "<jan@example.be>: 550 5.1.1 User unknown\n",
+    )
+    assert [(r.recipient, r.kind) for r in parse_message(raw)] == [("jan@example.be", "hard")]
+
+
 def test_an_auto_submitted_bounce_is_still_a_bounce() -> None:
     """Exim and others mark their bounces Auto-Submitted: auto-replied too (RFC 3834)."""
     raw = SAMPLES["exim"].replace(b"Subject:", b"Auto-Submitted: auto-replied\nSubject:")

@@ -8,6 +8,7 @@ text heuristics. Never raises.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from email.message import Message
 from typing import TypeVar
@@ -38,6 +39,7 @@ FLUFL_BYTES = 256 * 1024
 # A bounce of one of our messages names one recipient (VERP); a long list is a forwarded digest
 # of failures or garbage, and the first hundred are plenty.
 MAX_REPORTS = 100
+_MESSAGE_ID = re.compile(r"message-id:\s{0,20}(<?[^\s>]{1,300}>?)", re.IGNORECASE)
 
 
 def parse_message(raw: bytes) -> list[BounceReport]:
@@ -81,13 +83,13 @@ def _parse(msg: Message, head: Message) -> list[BounceReport]:
     if _safely(lambda: is_auto_reply(msg), False):
         return []
     # The bounce's own sender and recipient (our VERP address) are never the failed one.
-    # Nor is the returned message's Message-ID (a detector may take the id for an address).
+    # Nor is a Message-ID, the returned message's or one the notice quotes (a detector may take
+    # the id for an address).
     exclude = frozenset(
         a for name in ("From", "To", "Sender", "Reply-To") for v in header_values(msg, name)
         for a in find_addresses(v)
     ) | frozenset(
-        a for name, v in original[1] if name == "Message-ID"
-        for a in find_addresses(v)
+        a for v in (original[0], *_MESSAGE_ID.findall(notice)) for a in find_addresses(v)
     )  # fmt: skip
     temporary, permanent = (
         [a for a in found if a not in exclude] for found in flufl_failures(head)
