@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import smtplib
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,32 @@ def test_rcpt_accepts_only_genuine_verp_addresses(
     assert endpoint.received == []
     with database.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Bounce)) == 0
+
+
+def test_copies_of_one_bounce_arriving_together_are_recorded_once(
+    database: Database, endpoint: Endpoint, tmp_path: Path
+) -> None:
+    """Eight SMTP sessions deliver the same bounce at once (a sender retrying after a timeout):
+    the report is stored once, whatever the interleaving."""
+    add_audience(database, [(JAN, "Jan", "P")])
+    ids = delivery_ids(database, new_campaign(database, write_issue(tmp_path)))
+    raw = wire(ours(POSTFIX_DSN, to=verp(ids[JAN][0])))
+    start = threading.Barrier(8)
+
+    def deliver() -> None:
+        with endpoint.client() as client:
+            client.ehlo()
+            start.wait(timeout=10)
+            client.sendmail("", [verp(ids[JAN][0])], raw)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(endpoint.received) == 8
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Bounce)) == 1
 
 
 def test_a_bounce_to_a_verp_address_is_recorded(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,9 @@ class BounceHandler:
         self.policy = policy
         self.quarantine_dir = quarantine_dir
         self.on_message = on_message
+        # One message at a time: `record_bounce` checks for the same report before storing it,
+        # and two copies of one bounce (a retry after a timeout) must not both pass the check.
+        self._recording = threading.Lock()
 
     def accepts(self, address: str) -> bool:
         """Whether `address` is one of our VERP addresses with a genuine token."""
@@ -108,7 +112,7 @@ class BounceHandler:
     def process(self, raw: bytes, recipients: tuple[str, ...]) -> tuple[MessageResult, Path | None]:
         """One message in one transaction (the same as `bounces ingest`); the quarantine copy
         of an unattributed bounce is written after the commit."""
-        with self.sessions.begin() as session:
+        with self._recording, self.sessions.begin() as session:
             result = process_message(
                 session,
                 self.signer,
