@@ -170,6 +170,26 @@ def test_the_bounces_own_addresses_are_never_the_failed_recipient() -> None:
     assert [r.recipient for r in parse_message(raw)] == ["piet@example.nl"]
 
 
+def test_each_recipient_gets_its_own_words() -> None:
+    """GMX lists its recipients as quoted addresses; one's paragraph ends where the next starts."""
+    raw = message(
+        "From: MAILER-DAEMON@gmx.example\nTo: news@example.org\n"
+        "Subject: Mail delivery failed: returning message to sender\n",
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its recipients.\n"
+        "This is a permanent error. The following address(es) failed:\n\n"
+        '"mike@example.be":\nSMTP error from remote server after RCPT command:\n'
+        "550 5.2.1 <mike@example.be>... User Unknown\n"
+        '"sabine@example.be":\nSMTP error from remote server after RCPT command:\n'
+        "552 5.2.2 <sabine@example.be>... Mailbox Full\n",
+    )
+    found = {r.recipient: (r.kind, r.status, r.reason) for r in parse_message(raw)}
+    assert found == {
+        "mike@example.be": ("hard", "5.2.1", "user unknown"),
+        "sabine@example.be": ("soft", "5.2.2", "mailbox full"),
+    }
+
+
 def test_a_quoted_message_id_is_never_a_recipient() -> None:
     """Zoho and others quote the message's headers in the notice; an id looks like an address."""
     raw = message(
@@ -324,6 +344,8 @@ def test_a_report_whose_boundary_is_never_used_is_read_as_text() -> None:
         ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "failed",
          "user unknown", "hard"),
         ("5.4.1", "550 5.4.1 relay access denied", "failed", "policy", "soft"),
+        ("5.1.1", "552 sorry, mailbox x@example.org is over quota temporarily (#5.1.1)",
+         "failed", "mailbox full", "soft"),
         ("5.0.0", "Your message wasn't delivered because the address couldn't be found",
          "failed", "user unknown", "hard"),
         ("4.4.7", "Delivery time expired", "failed", "expired", "soft"),
@@ -384,6 +406,8 @@ def test_classification_only_uses_the_documented_words() -> None:
         ("550-5.7.1 [1.2.3.4] blocked", "5.7.1"),
         ("#5.1.1 smtp;550", "5.1.1"),
         ("550 User unknown", "5.0.0"),
+        ("5.1.0 - Unknown address error 550-'5.2.2 <x@example.org>... Mailbox Full'", "5.2.2"),
+        ("550 #5.1.0 Address rejected.", "5.1.0"),
         ("452 mailbox full", "4.0.0"),
         ("(Exim 4.92.3) host 10.5.1.1 said nothing", ""),
         ("call 480-624-2500", ""),

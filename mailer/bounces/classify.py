@@ -146,6 +146,10 @@ def classify(
         if from_text in _POLICY_FAMILY and (reason in (None, "blocked") or from_text != "policy"):
             reason = from_text
         reason = reason or "policy"
+    elif reason in DEAD_ADDRESS and from_text == "mailbox full":
+        # "552 sorry, mailbox … is over quota (#5.1.1)": a full mailbox is alive, whatever code
+        # a server puts on it; in doubt, soft.
+        reason = from_text
     elif reason is None:
         reason = from_text or SUBJECT_DEFAULTS.get(parts[1] if len(parts) == 3 else "", "other")
         if after_data and reason == "user unknown":

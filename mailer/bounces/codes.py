@@ -21,14 +21,19 @@ _BASIC = re.compile(
 )
 
 
-def enhanced_code(text: str, classes: str = "45", *, other_than: str = "") -> str:
-    """The first enhanced status code of one of `classes` in `text` (other than `other_than`:
-    a report that repeats its own generic code before the remote one), or ""."""
+def enhanced_code(text: str, classes: str = "45", *, specific: bool = False) -> str:
+    """The first enhanced status code of one of `classes` in `text`, or "". With `specific`,
+    the first whose detail is not 0 when there is one: a report may give its own generic code
+    before the remote server's ("5.1.0 - Unknown address error 550-'5.2.2 …'")."""
+    first = ""
     for match in _ENHANCED.finditer(text):
+        if match.group(1) not in classes:
+            continue
         code = ".".join(match.groups())
-        if match.group(1) in classes and code != other_than:
+        if not specific or not code.endswith(".0"):
             return code
-    return ""
+        first = first or code
+    return first
 
 
 def basic_code(text: str) -> str:
@@ -42,7 +47,7 @@ def status_from_text(text: str) -> str:
     its basic reply code's class ("550" → "5.0.0", "452" → "4.0.0"), else ""."""
     code = enhanced_code(text)
     if code:
-        return code
+        return enhanced_code(text, code[0], specific=True)
     basic = basic_code(text)
     return f"{basic[0]}.0.0" if basic else ""
 

@@ -72,9 +72,11 @@ def _failure(block: Block, recipient: str) -> DsnRecipient | None:
             status = "5.4.7"  # delivery time expired
     elif status.endswith(".0"):
         # Exim writes "Status: 5.0.0" for everything, SES "5.1.0" for any address problem:
-        # the remote reply's own code says more.
-        specific = enhanced_code(diagnostic, status[0], other_than=status)
-        status = specific or status
+        # a more specific code in the remote reply says more.
+        specific = enhanced_code(diagnostic, status[0], specific=True)
+        # (5.0.0 → 5.1.0 says more too; 5.1.0 → 5.0.0 would say less)
+        if specific and (not specific.endswith(".0") or status.endswith(".0.0")):
+            status = specific
     if not status or status[0] not in "45":
         status = "5.0.0" if action == "failed" else "4.0.0"
     return DsnRecipient(recipient, action, status, diagnostic)

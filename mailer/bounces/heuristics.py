@@ -125,6 +125,15 @@ def refused_after_data(notice: str, address: str) -> bool:
     return bool(AFTER_DATA.search(" ".join(" ".join(lines[index : index + 12]).split())))
 
 
+_ENTRY = re.compile(rf"^[ \t]*[\"'<\[]?({_A})[\"'>\]]?[ \t]*(?::|\.\.\.|$)", re.IGNORECASE)
+
+
+def _starts_another_entry(line: str, address: str) -> bool:
+    """`line` begins another recipient's entry: `<addr>:`, `"addr":`, an address alone."""
+    match = _ENTRY.match(line)
+    return match is not None and clean_address(match.group(1)) != address
+
+
 def diagnostic_for(notice: str, address: str) -> str:
     """What the report says about `address`: the lines from its first mention to the end of
     its paragraph, or the first line with an SMTP code when that paragraph has none."""
@@ -136,7 +145,7 @@ def diagnostic_for(notice: str, address: str) -> str:
         for line in lines[index : index + 16]:
             blank = blank + 1 if not line.strip() else 0
             # a second blank line, or the next recipient's entry (indented lines continue)
-            if blank >= 2 or (window and line.startswith("<") and "@" in line):
+            if blank >= 2 or (window and _starts_another_entry(line, address)):
                 break
             window.append(line)
     text = " ".join(" ".join(window).split())
