@@ -344,6 +344,8 @@ def test_a_report_whose_boundary_is_never_used_is_read_as_text() -> None:
         ("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "failed",
          "user unknown", "hard"),
         ("5.4.1", "550 5.4.1 relay access denied", "failed", "policy", "soft"),
+        ("5.1.8", "553 5.1.8 <news@example.org>... Domain of sender address does not exist",
+         "failed", "policy", "soft"),
         ("5.1.1", "552 sorry, mailbox x@example.org is over quota temporarily (#5.1.1)",
          "failed", "mailbox full", "soft"),
         ("5.0.0", "Your message wasn't delivered because the address couldn't be found",

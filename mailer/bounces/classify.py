@@ -29,6 +29,8 @@ STATUS_REASONS: dict[str, BounceReason] = {
     "1.2": "host unknown",  # bad destination system address
     "1.3": "user unknown",  # bad destination mailbox address syntax: can never be delivered
     "1.6": "moved",  # destination mailbox has moved, no forwarding address
+    "1.7": "policy",  # bad *sender's* mailbox address syntax: about us, not the recipient
+    "1.8": "policy",  # bad *sender's* system address (our domain refused, e.g. no MX found)
     # 2.1 "mailbox disabled" is not listed: it may come back (RFC 3463), but many servers send
     # 5.2.1 with "User unknown", which the text then says; with other words it is "other".
     "2.2": "mailbox full",  # RFC 3463: "a transient error … even when sent as 5.2.2"
