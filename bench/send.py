@@ -50,7 +50,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -58,6 +57,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import (
+    peak_rss_mib,
+    plain_url,
+    postgres_database,
+    postgres_unreachable,
+    say,
+    sqlite_database,
+    vm_hwm_mib,
+)
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.engine import make_url
 
@@ -89,27 +97,6 @@ FIRST_NAMES = ("Zoë", "Jean", "Frédéric", "Anne-Sophie", "Mathieu", "Cécile"
 LAST_NAMES = ("Lefèvre", "Dupont", "Clerbaux", "de Poorter", "Jansen", "Morbois", "Núñez")
 LANGUAGES = ("fr", "fr", "fr", "nl", "de")
 _COUNTER = re.compile(rb"mesg=(\d+)")
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # KiB on Linux
-
-
-def _vm_hwm_mib() -> float:
-    """This address space's own peak (Linux VmHWM: reset by exec, unlike ru_maxrss, which a
-    spawned child inherits from its parent at fork time)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def _at_least(value: float, target: float) -> str:
@@ -220,50 +207,8 @@ def run_smtp_source(
 # ------------------------------------------------------------------ databases
 
 
-def _plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_unreachable(url: str) -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(_plain(url), connect_timeout=3, autocommit=True) as connection:
-            connection.execute("select 1")
-    except Exception as exc:  # any failure means "not reachable from here"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-    return None
-
-
-@contextmanager
-def sqlite_database(folder: Path, name: str) -> Iterator[str]:
-    path = folder / f"{name}.db"
-    yield f"sqlite:///{path}"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A fresh schema on the server of `url`, dropped at the end."""
-    import psycopg
-
-    schema = f"bench_send_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_plain(url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            make_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(_plain(url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def fresh_database(pg_url: str | None, folder: Path, name: str) -> AbstractContextManager[str]:
-    return postgres_database(pg_url) if pg_url else sqlite_database(folder, name)
+    return postgres_database(pg_url, "bench_send") if pg_url else sqlite_database(folder, name)
 
 
 def _subscriber_rows(start: int, stop: int) -> list[dict[str, Any]]:
@@ -434,7 +379,7 @@ def _send_child(
 ) -> dict[str, Any]:
     """Runs in a spawned process: send the campaign into the sink on `port`, report how long
     it took, the delivery counts, and this process's own peak RSS."""
-    baseline_hwm = _vm_hwm_mib()
+    baseline_hwm = vm_hwm_mib()
     relays = (RelayConfig(host="127.0.0.1", port=port, connections=connections),)
     config = Config(
         database=DatabaseConfig(url=url),
@@ -456,7 +401,7 @@ def _send_child(
         now = time.perf_counter()
         if now - last[0] >= PROGRESS_EVERY:
             last[0] = now
-            _say(f"      … {report.sent:,} sent")
+            say(f"      … {report.sent:,} sent")
 
     profiles = _ThreadProfiles() if profile else None
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -470,7 +415,7 @@ def _send_child(
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    hwm, maxrss = _vm_hwm_mib(), _peak_rss_mib()
+    hwm, maxrss = vm_hwm_mib(), peak_rss_mib()
     with database.sessions() as session:
         counts = {
             str(status): int(n)
@@ -537,7 +482,7 @@ def send_once(
     """A fresh database and campaign, a fresh sink, our sender in a child."""
     with fresh_database(setting.pg_url, setting.folder, name) as url:
         prepared = prepare_campaign(url, recipients)
-        _say(f"    {prepared['queued']:,} deliveries queued and committed "
+        say(f"    {prepared['queued']:,} deliveries queued and committed "
              f"(subscribers loaded in {prepared['load_s']:.1f} s, campaign started in "
              f"{prepared['start_s']:.1f} s); sending with {connections} connection(s)"
              f"{' under cProfile' if profile else ''} …")  # fmt: skip
@@ -556,12 +501,12 @@ def send_once(
     result["sink_messages"] = sink.messages
     result["queued"] = prepared["queued"]
     result["rate"] = result["sent"] / result["wall_s"] if result["wall_s"] else 0.0
-    _say(f"    {result['sent']:,} sent in {result['wall_s']:.2f} s ({result['rate']:,.0f} msg/s; "
+    say(f"    {result['sent']:,} sent in {result['wall_s']:.2f} s ({result['rate']:,.0f} msg/s; "
          f"engine {result['engine_s']:.2f} s; CPU {result['cpu_s']:.2f} s), "
          f"the sink counted {sink.messages:,}, "
          f"peak RSS {result['hwm_mib']:.1f} MiB, stopped: {result['stopped']}")  # fmt: skip
     if result["last_error"]:
-        _say(f"    last error: {result['last_error']}")
+        say(f"    last error: {result['last_error']}")
     return result
 
 
@@ -576,7 +521,7 @@ def source_once(
     result["sink_messages"] = sink.messages
     result["rate"] = sink.messages / result["seconds"] if result["seconds"] else 0.0
     how = "-d, sessions kept open" if keep_open else "a new connection per message"
-    _say(
+    say(
         f"    smtp-source -s {sessions} ({how}): {sink.messages:,} messages in "
         f"{result['seconds']:.2f} s ({result['rate']:,.0f} msg/s)"
         + (f"; exit {result['returncode']}: {result['error']}" if result["returncode"] else "")
@@ -591,13 +536,13 @@ def bench_throughput(setting: Setting, recipients: int, counts: list[int]) -> di
     fresh: dict[int, dict[str, Any]] = {}
     size = 0
     for connections in counts:
-        _say(f"\n[{connections} connections] our sender, {recipients:,} recipients")
+        say(f"\n[{connections} connections] our sender, {recipients:,} recipients")
         ours[connections] = send_once(
             setting, f"send{connections}", recipients, connections,
             sample=None if message.exists() else message,
         )  # fmt: skip
         size = size or ours[connections]["sample_bytes"]
-        _say(f"[{connections} connections] smtp-source, {recipients:,} copies of one real "
+        say(f"[{connections} connections] smtp-source, {recipients:,} copies of one real "
              f"message ({size:,} bytes on the wire, sent with -F)")  # fmt: skip
         kept[connections] = source_once(setting, connections, recipients, message, keep_open=True)
         fresh[connections] = source_once(setting, connections, recipients, message, keep_open=False)
@@ -608,12 +553,12 @@ def report_throughput(
     recipients: int, database: str, results: dict[str, Any], setting: Setting
 ) -> None:
     ours, kept, fresh = results["ours"], results["kept"], results["fresh"]
-    _say(f"\n--- results: {recipients:,} recipients, {database}, example issue "
+    say(f"\n--- results: {recipients:,} recipients, {database}, example issue "
          f"({results['size'] / 1000:.1f} KB a message), "
          f"batch size {setting.batch_size} ---")  # fmt: skip
     for k, r in ours.items():
         status = ", ".join(f"{s} {n:,}" for s, n in sorted(r["counts"].items()))
-        _say(f"our sender, {k:>2} connections     {r['wall_s']:7.2f} s   "
+        say(f"our sender, {k:>2} connections     {r['wall_s']:7.2f} s   "
              f"{r['rate']:8,.0f} msg/s   peak RSS {r['hwm_mib']:6.1f} MiB   "
              f"(CPU {r['cpu_s']:.2f} s; engine {r['engine_s']:.2f} s; "
              f"sink counted {r['sink_messages']:,}; "
@@ -623,25 +568,25 @@ def report_throughput(
             r = runs[k]
             note = "sessions kept open" if label == "-d" else "a new connection per message"
             failed = f"   exit {r['returncode']}" if r["returncode"] else ""
-            _say(f"smtp-source -s {k:<2} {label}          {r['seconds']:7.2f} s   "
+            say(f"smtp-source -s {k:<2} {label}          {r['seconds']:7.2f} s   "
                  f"{r['rate']:8,.0f} msg/s   ({note}; sink counted "
                  f"{r['sink_messages']:,}){failed}")  # fmt: skip
     for k in ours:
         ratio = ours[k]["rate"] / kept[k]["rate"] if kept[k]["rate"] else 0.0
-        _say(f"ratio, {k:>2} connections          {ratio:6.2f}×   (ours / smtp-source -d -s {k}; "
+        say(f"ratio, {k:>2} connections          {ratio:6.2f}×   (ours / smtp-source -d -s {k}; "
              f"{ours[k]['rate'] / fresh[k]['rate'] if fresh[k]['rate'] else 0.0:.2f}× against "
              f"a new connection per message)")  # fmt: skip
     best = max(ours, key=lambda k: ours[k]["rate"])
     best_ratio = ours[best]["rate"] / kept[best]["rate"] if kept[best]["rate"] else 0.0
     source_best = max(kept, key=lambda k: kept[k]["rate"])
     strict = ours[best]["rate"] / kept[source_best]["rate"] if kept[source_best]["rate"] else 0.0
-    _say(f"best: ours with {best} connections   {ours[best]['rate']:,.0f} msg/s   "
+    say(f"best: ours with {best} connections   {ours[best]['rate']:,.0f} msg/s   "
          f"{best_ratio:.2f}× smtp-source -d -s {best}   target >= {RATIO_TARGET}×   "
          f"{_at_least(best_ratio, RATIO_TARGET)}")  # fmt: skip
-    _say(f"      against smtp-source's best (-s {source_best}, "
+    say(f"      against smtp-source's best (-s {source_best}, "
          f"{kept[source_best]['rate']:,.0f} msg/s)   {strict:.2f}×   "
          f"{_at_least(strict, RATIO_TARGET)}")  # fmt: skip
-    _say(f"peak RSS, {recipients:,} recipients   {ours[best]['hwm_mib']:.1f} MiB VmHWM "
+    say(f"peak RSS, {recipients:,} recipients   {ours[best]['hwm_mib']:.1f} MiB VmHWM "
          f"({ours[best]['maxrss_mib']:.1f} MiB ru_maxrss, which counts the parent's size at "
          f"spawn; {ours[best]['baseline_hwm_mib']:.1f} MiB at the child's start)")  # fmt: skip
 
@@ -649,16 +594,16 @@ def report_throughput(
 def bench_memory(setting: Setting, connections: int) -> None:
     results: dict[int, dict[str, Any]] = {}
     for recipients in MEMORY_SIZES:
-        _say(f"\n[memory] {recipients:,} recipients, {connections} connections")
+        say(f"\n[memory] {recipients:,} recipients, {connections} connections")
         results[recipients] = send_once(setting, f"memory{recipients}", recipients, connections)
     small, big = (results[n] for n in MEMORY_SIZES)
     ratio = big["hwm_mib"] / small["hwm_mib"]
-    _say(f"\n--- memory: {connections} connections, batch size {setting.batch_size} ---")
+    say(f"\n--- memory: {connections} connections, batch size {setting.batch_size} ---")
     for n, r in results.items():
-        _say(f"peak RSS, {n:>7,} recipients   {r['hwm_mib']:7.1f} MiB VmHWM   "
+        say(f"peak RSS, {n:>7,} recipients   {r['hwm_mib']:7.1f} MiB VmHWM   "
              f"({r['maxrss_mib']:.1f} MiB ru_maxrss; {r['sent']:,} sent in {r['wall_s']:.1f} s, "
              f"{r['rate']:,.0f} msg/s; sink counted {r['sink_messages']:,})")  # fmt: skip
-    _say(
+    say(
         f"ratio {MEMORY_SIZES[1]:,} / {MEMORY_SIZES[0]:,}   {ratio:.2f}×   "
         f"target <= {MEMORY_RATIO_TARGET}×   {_at_most(ratio, MEMORY_RATIO_TARGET)}"
     )
@@ -705,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     recipients = max(1, args.recipients)
     sink, source = find_tool("smtp-sink"), find_tool("smtp-source")
     if sink is None or source is None:
-        _say("smtp-sink and smtp-source (Debian's postfix package) were not found on $PATH nor "
+        say("smtp-sink and smtp-source (Debian's postfix package) were not found on $PATH nor "
              "in /usr/sbin: nothing measured. This script installs nothing; as root, "
              "`apt-get install postfix` brings them.")  # fmt: skip
         return 0
@@ -714,11 +659,11 @@ def main(argv: list[str] | None = None) -> int:
         if make_url(pg_url).get_backend_name() != "postgresql":
             parser.error("--database-url: a postgresql:// URL (SQLite files are temporary)")
         if reason := postgres_unreachable(pg_url):
-            _say(f"PostgreSQL not reachable at {_plain(pg_url)} ({reason}): nothing measured")
+            say(f"PostgreSQL not reachable at {plain_url(pg_url)} ({reason}): nothing measured")
             return 1
     database = f"PostgreSQL ({make_url(pg_url).host})" if pg_url else "SQLite"
     started = time.perf_counter()
-    _say(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); {database}; "
+    say(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); {database}; "
          f"{sink}, {source}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="mailer-bench-send-") as tmp:
         setting = Setting(
@@ -735,10 +680,10 @@ def main(argv: list[str] | None = None) -> int:
             results = bench_throughput(setting, recipients, args.connections)
             report_throughput(recipients, database, results, setting)
         if args.profile:
-            _say(f"\n[profile] {recipients:,} recipients, {first} connections, under cProfile")
+            say(f"\n[profile] {recipients:,} recipients, {first} connections, under cProfile")
             profiled = send_once(setting, "profile", recipients, first, profile=True)
-            _say(profiled["profile"])
-    _say(f"\ntotal {time.perf_counter() - started:.0f} s")
+            say(profiled["profile"])
+    say(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
 

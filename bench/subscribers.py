@@ -25,21 +25,26 @@ import itertools
 import multiprocessing
 import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import (
+    peak_rss_mib,
+    plain_url,
+    postgres_database,
+    postgres_unreachable,
+    say,
+    sqlite_database,
+    vm_hwm_mib,
+)
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import make_url
 
 from mailer.config import Config, DatabaseConfig
 from mailer.db.engine import make_engine, make_sessionmaker
@@ -119,26 +124,6 @@ FIRST_NAMES = ("Anne", "Zoë", "Jean", "Frédéric", "Anne-Sophie", "Mathieu", "
                "Lien", "Jonas", "Fatima", "Mehmet", "Ørjan", "Núria", "Léa", "Bram")  # fmt: skip
 LAST_NAMES = ("Lefèvre", "Dupont", "Clerbaux", "de Poorter", "Janssens", "Peeters", "Maes",
               "El Amrani", "Yilmaz", "Núñez", "Van den Broeck", "Lambert", "Dubois")  # fmt: skip
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # KiB on Linux
-
-
-def _vm_hwm_mib() -> float:
-    """This address space's own peak (Linux VmHWM: reset by exec, unlike ru_maxrss)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def _verdict(ok: bool) -> str:
@@ -302,7 +287,7 @@ def write_member_file(path: Path, rows: int, seed: int = 2026) -> None:
 
 def _import_child(url: str, path: str) -> dict[str, Any]:
     """Runs in a spawned process: import `path` into `url`, report time and peak RSS."""
-    baseline = _peak_rss_mib()
+    baseline = peak_rss_mib()
     started = time.perf_counter()
     database = open_database(Config(database=DatabaseConfig(url=url)))
     source = read_subscriber_file(Path(path))
@@ -316,8 +301,8 @@ def _import_child(url: str, path: str) -> dict[str, Any]:
         "merged": report.merged_duplicates,
         "seconds": elapsed,
         "baseline_mib": baseline,
-        "peak_mib": _peak_rss_mib(),
-        "hwm_mib": _vm_hwm_mib(),
+        "peak_mib": peak_rss_mib(),
+        "hwm_mib": vm_hwm_mib(),
     }
 
 
@@ -443,47 +428,6 @@ def time_counts(url: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ databases
 
 
-@contextmanager
-def sqlite_database(folder: Path, name: str) -> Iterator[str]:
-    path = folder / f"{name}.db"
-    yield f"sqlite:///{path}"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_unreachable(url: str) -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(_plain(url), connect_timeout=3, autocommit=True) as connection:
-            connection.execute("select 1")
-    except Exception as exc:  # any failure means "not reachable from here"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-    return None
-
-
-@contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_plain(url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            make_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(_plain(url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def fresh_database(kind: str, folder: Path, name: str, pg_url: str) -> Any:
     return sqlite_database(folder, name) if kind == "sqlite" else postgres_database(pg_url)
 
@@ -508,12 +452,12 @@ def bench_import(
     for rows, path in files.items():
         with fresh_database(kind, folder, f"import{rows}", pg_url) as url:
             reference = prepare(url)
-            _say(f"[{kind}] importing {rows:,} rows into a fresh database "
+            say(f"[{kind}] importing {rows:,} rows into a fresh database "
                  f"({reference['federations']} federations, {reference['organisations']} "
                  f"organisations, {reference['lists']} lists) …")  # fmt: skip
             imports[rows] = run_import(url, path)
             result = imports[rows]
-            _say(f"[{kind}]   {result['seconds']:.1f} s, "
+            say(f"[{kind}]   {result['seconds']:.1f} s, "
                  f"{result['rows'] / result['seconds']:,.0f} rows/s")  # fmt: skip
     return imports
 
@@ -523,13 +467,13 @@ def bench_segments(kind: str, folder: Path, population: int, pg_url: str) -> dic
     with fresh_database(kind, folder, "population", pg_url) as url:
         prepare(url)
         started = time.perf_counter()
-        _say(f"[{kind}] loading {population:,} subscribers …")
+        say(f"[{kind}] loading {population:,} subscribers …")
         load_population(
             url, population,
-            lambda done: _say(f"[{kind}]   {done:,} rows ({time.perf_counter() - started:.0f} s)"),
+            lambda done: say(f"[{kind}]   {done:,} rows ({time.perf_counter() - started:.0f} s)"),
         )  # fmt: skip
         load_s = time.perf_counter() - started
-        _say(f"[{kind}] timing count_segment ({RUNS} runs after a warm-up) …")
+        say(f"[{kind}] timing count_segment ({RUNS} runs after a warm-up) …")
         counts = time_counts(url)
     counts["load_s"] = load_s
     return counts
@@ -545,27 +489,27 @@ def report(
     at_scale = "" if args.population >= COUNT_TARGET_POPULATION else (
         f"   (population {args.population:,}: the target is for {COUNT_TARGET_POPULATION:,})"
     )  # fmt: skip
-    _say(f"\n--- {kind}: results ---")
-    _say(f"import {args.rows:>9,} rows   {big['seconds']:8.2f} s   {rate:10,.0f} rows/s   "
+    say(f"\n--- {kind}: results ---")
+    say(f"import {args.rows:>9,} rows   {big['seconds']:8.2f} s   {rate:10,.0f} rows/s   "
          f"target >= {IMPORT_TARGET_ROWS_S:,.0f} rows/s   "
          f"{_verdict(rate >= IMPORT_TARGET_ROWS_S)}")  # fmt: skip
-    _say(f"   inserted {big['inserted']:,}, duplicates merged {big['merged']:,}, "
+    say(f"   inserted {big['inserted']:,}, duplicates merged {big['merged']:,}, "
          f"rejected {big['rejected']:,} (open_csv check + import, in the child)")  # fmt: skip
     for rows, result in sorted(imports.items()):
-        _say(f"peak RSS, import of {rows:>9,} rows   {result['peak_mib']:7.1f} MiB ru_maxrss   "
+        say(f"peak RSS, import of {rows:>9,} rows   {result['peak_mib']:7.1f} MiB ru_maxrss   "
              f"({result['hwm_mib']:.1f} MiB VmHWM; {result['baseline_mib']:.1f} MiB before "
              f"the import; {result['rows'] / result['seconds']:,.0f} rows/s)")  # fmt: skip
-    _say(f"memory growth {min(imports):,} → {args.rows:,} rows   {100 * growth:+6.1f} %   "
+    say(f"memory growth {min(imports):,} → {args.rows:,} rows   {100 * growth:+6.1f} %   "
          f"target: flat (< {100 * FLAT_MEMORY_GROWTH:.0f} %)   "
          f"{_verdict(growth < FLAT_MEMORY_GROWTH)}")  # fmt: skip
-    _say(f"population load   {args.population:,} subscribers in {counts['load_s']:.1f} s "
+    say(f"population load   {args.population:,} subscribers in {counts['load_s']:.1f} s "
          f"({args.population / counts['load_s']:,.0f} rows/s), then ANALYZE")  # fmt: skip
-    _say(f"segment           {counts['filter']}")
-    _say(f"count_segment     {counts['count_ms']:8.1f} ms median (max {counts['count_max_ms']:.1f})"
+    say(f"segment           {counts['filter']}")
+    say(f"count_segment     {counts['count_ms']:8.1f} ms median (max {counts['count_max_ms']:.1f})"
          f"   target <= {COUNT_TARGET_MS:.0f} ms at {COUNT_TARGET_POPULATION:,}   "
          f"{_verdict(counts['count_ms'] <= COUNT_TARGET_MS)}   → {counts['total']:,} subscribers"
          f"{at_scale}")  # fmt: skip
-    _say(f"  --by federation {counts['by_ms']:8.1f} ms median   "
+    say(f"  --by federation {counts['by_ms']:8.1f} ms median   "
          + ", ".join(f"{label}: {n:,}" for label, n in counts["rows"]))  # fmt: skip
 
 
@@ -582,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [args.only] if args.only else ["sqlite", "postgresql"]
     pg_url = os.environ.get("MAILER_TEST_PG_URL", DEFAULT_PG_URL)
     started = time.perf_counter()
-    _say(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); "
+    say(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); "
          f"rows {args.rows:,}, population {args.population:,}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="mailer-bench-") as tmp:
         folder = Path(tmp)
@@ -592,21 +536,21 @@ def main(argv: list[str] | None = None) -> int:
             begun = time.perf_counter()
             write_member_file(path, rows)
             files[rows] = path
-            _say(f"wrote {path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB "
+            say(f"wrote {path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB "
                  f"in {time.perf_counter() - begun:.1f} s")  # fmt: skip
         # Imports first, while this process is small: Linux carries the parent's peak RSS
         # over to a spawned child's ru_maxrss, so a big parent would hide the child's figure.
         imports: dict[str, dict[int, dict[str, Any]]] = {}
         for kind in list(kinds):
             if kind == "postgresql" and (reason := postgres_unreachable(pg_url)):
-                _say(f"\n[postgresql] skipped: not reachable at {_plain(pg_url)} ({reason})")
+                say(f"\n[postgresql] skipped: not reachable at {plain_url(pg_url)} ({reason})")
                 kinds.remove(kind)
                 continue
             imports[kind] = bench_import(kind, folder, files, pg_url)
         counts = {kind: bench_segments(kind, folder, args.population, pg_url) for kind in kinds}
         for kind in kinds:
             report(kind, args, imports[kind], counts[kind])
-    _say(f"\ntotal {time.perf_counter() - started:.0f} s")
+    say(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 
 
