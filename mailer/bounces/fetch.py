@@ -66,10 +66,15 @@ def fetch_bounces(
     mailbox.select(folders.folder)
     uids = mailbox.uids()
     todo = uids if limit is None else uids[:limit]
-    summary.left = len(uids) - len(todo)
+    summary.left = len(uids) if dry_run else len(uids) - len(todo)
     on_start(len(todo))
     if not dry_run:
-        for folder in {destination(o, folders) for o in ("recorded", "not a bounce", "forged")}:
+        targets = (
+            folders.processed_folder,
+            folders.unparseable_folder,
+            folders.unattributed_folder,
+        )
+        for folder in dict.fromkeys(targets):  # each once, in this order
             mailbox.ensure_folder(folder)
     for start in range(0, len(todo), BATCH):
         moves: dict[str, list[int]] = {}
@@ -91,6 +96,4 @@ def fetch_bounces(
         for folder, moved in moves.items():
             mailbox.move(moved, folder)
             summary.moved[folder] = summary.moved.get(folder, 0) + len(moved)
-    if dry_run:
-        summary.left = len(uids)
     return summary

@@ -27,9 +27,8 @@ from mailer.errors import ConfigError, MailerError
 
 __all__ = ["ImapMailbox", "MailboxError", "encode_folder", "open_mailbox"]
 
-_FETCH_ITEMS = f"(UID RFC822.SIZE BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)"
+_FETCH_ITEMS = f"(UID BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)"
 _UID = re.compile(rb"\bUID (\d+)")
-_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
 
 class MailboxError(MailerError):
@@ -41,8 +40,7 @@ class Fetched:
     """One message read from the folder."""
 
     uid: int
-    raw: bytes
-    size: int  # as the server counts it; more than len(raw) when it was cut at the limit
+    raw: bytes  # its first MAX_MESSAGE_BYTES
 
 
 def encode_folder(name: str) -> str:
@@ -83,23 +81,19 @@ class ImapMailbox:
         self._client = client
         self._where = where
         self._capabilities: set[str] = set()
-        self.folder = ""
 
     # --------------------------------------------------------------- commands
 
-    def _run(self, what: str, typ_data: tuple[str, list[object]]) -> list[object]:
-        typ, data = typ_data
+    def _call(self, what: str, command: str, *args: object) -> list[object]:
+        """imaplib's `command`; its data when the server said OK, else `MailboxError`."""
+        try:
+            typ, data = getattr(self._client, command)(*args)
+        except (imaplib.IMAP4.error, OSError, UnicodeError) as exc:  # abort, timeout, TLS
+            raise MailboxError(f"{self._where}: {what}: {_describe(exc)}") from None
         if typ != "OK":
             said = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
             raise MailboxError(f"{self._where}: {what}: the server said {typ} {said}".rstrip())
-        return data
-
-    def _call(self, what: str, command: str, *args: object) -> list[object]:
-        try:
-            result = getattr(self._client, command)(*args)
-        except (imaplib.IMAP4.error, OSError, UnicodeError) as exc:  # abort, timeout, TLS
-            raise MailboxError(f"{self._where}: {what}: {_describe(exc)}") from None
-        return self._run(what, result)
+        return list(data)
 
     def refresh_capabilities(self) -> None:
         data = self._call("CAPABILITY", "capability")
@@ -112,7 +106,6 @@ class ImapMailbox:
     def select(self, folder: str) -> int:
         """Open `folder` for reading and moving; how many messages it holds."""
         data = self._call(f"folder {folder!r}", "select", encode_folder(folder))
-        self.folder = folder
         first = data[0] if data else b"0"
         return int(first) if isinstance(first, bytes) and first.isdigit() else 0
 
@@ -141,8 +134,7 @@ class ImapMailbox:
             uid = _UID.search(head)
             if uid is None or not isinstance(body, bytes):
                 continue
-            size = _SIZE.search(head)
-            yield Fetched(int(uid[1]), body, int(size[1]) if size else len(body))
+            yield Fetched(int(uid[1]), body)
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move `uids` of the selected folder to `folder` (see the module's note)."""
