@@ -113,12 +113,16 @@ def failed_addresses(notice: str, exclude: frozenset[str]) -> list[str]:
     return list(dict.fromkeys(address for _, address in sorted(found)))
 
 
+def _first_mention(lines: list[str], address: str) -> int | None:
+    return next((i for i, line in enumerate(lines) if address in line.lower()), None)
+
+
 def refused_after_data(notice: str, address: str) -> bool:
     """Whether the notice says the refusal of `address` answered the message's DATA: looked
     for in the dozen lines from the address's first mention (a Sendmail transcript follows
     the address after a blank line)."""
     lines = notice.split("\n")
-    index = next((i for i, line in enumerate(lines) if address in line.lower()), None)
+    index = _first_mention(lines, address)
     if index is None:
         return False
     # Joined with spaces: Postfix wraps "(in reply to end of DATA command)" anywhere.
@@ -138,7 +142,7 @@ def diagnostic_for(notice: str, address: str) -> str:
     """What the report says about `address`: the lines from its first mention to the end of
     its paragraph, or the first line with an SMTP code when that paragraph has none."""
     lines = notice.split("\n")
-    index = next((i for i, line in enumerate(lines) if address in line.lower()), None)
+    index = _first_mention(lines, address)
     window: list[str] = []
     if index is not None:
         blank = 0
